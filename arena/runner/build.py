@@ -1,0 +1,151 @@
+"""Build-time measurements: a clean release build and rebuilds after a one-line edit.
+
+Dependencies are downloaded before the clock starts (cargo fetch; a first
+build.sh run for Go) so that the network is not measured. Builds are timed
+once each: a clean release build of the Rust service takes minutes on two cores.
+"""
+import os
+import shutil
+import subprocess
+import time
+
+from . import edit
+from .progress import say, step
+
+RUST_EDIT_FALLBACK = "crates/overkill/src/products/handlers.rs"
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _timed(cmd, cwd, env, what):
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    elapsed = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise BuildError(f"{what} failed ({' '.join(cmd)}):\n{r.stdout[-3000:]}")
+    return elapsed
+
+
+class RustBuild:
+    def __init__(self, repo, tmp):
+        self.repo = repo
+        self.target = os.path.join(tmp, "rust-target")
+        self.env = dict(os.environ, CARGO_TARGET_DIR=self.target)
+        self.backup = os.path.join(tmp, "edit-backup-rust.json")
+        self.snapshot = os.path.join(tmp, "bin", "overkill")
+
+    def binary(self):
+        return os.path.join(self.target, "release", "overkill")
+
+    def cargo(self, *args):
+        return ["cargo", "build", "-p", "overkill", *args]
+
+    def measure(self):
+        edit.restore_pending(self.backup)
+        subprocess.run(["cargo", "fetch", "--locked"], cwd=self.repo, check=False)
+        shutil.rmtree(self.target, ignore_errors=True)
+        res = {}
+        with step("Rust: clean release build"):
+            res["clean_release_s"] = _timed(self.cargo("--release"), self.repo, self.env,
+                                            "cargo build --release")
+        # the measured binary comes from the unedited source
+        os.makedirs(os.path.dirname(self.snapshot), exist_ok=True)
+        shutil.copy2(self.binary(), self.snapshot)
+        with step("Rust: debug build (untimed, to have something to rebuild)"):
+            _timed(self.cargo(), self.repo, self.env, "cargo build")
+        path = edit.find_marker(os.path.join(self.repo, "crates/overkill/src"), ".rs") \
+            or os.path.join(self.repo, RUST_EDIT_FALLBACK)
+        with edit.one_line_edit(path, "//", self.backup) as how:
+            res["edit"] = {**how, "file": os.path.relpath(how["file"], self.repo)}
+            with step("Rust: debug rebuild after the edit"):
+                res["rebuild_debug_s"] = _timed(self.cargo(), self.repo, self.env, "rebuild")
+            with step("Rust: release rebuild after the edit"):
+                res["rebuild_release_s"] = _timed(self.cargo("--release"), self.repo,
+                                                  self.env, "rebuild --release")
+        return res
+
+    def measured_binary(self):
+        return self.snapshot
+
+
+class GoBuild:
+    def __init__(self, repo, tmp):
+        self.repo = repo
+        self.dir = os.path.join(repo, "arena", "go-twin")
+        self.script = os.path.join(self.dir, "build.sh")
+        self.cache = os.path.join(tmp, "go-cache")
+        self.debug_bin = os.path.join(tmp, "go-twin-debug")
+        self.backup = os.path.join(tmp, "edit-backup-go.json")
+        self.env = dict(os.environ, GOCACHE=self.cache)
+
+    def binary(self):
+        return os.path.join(self.dir, "go-twin")
+
+    def release_cmd(self):
+        if not os.path.exists(self.script):
+            raise BuildError(f"{self.script} is missing: the Go twin cannot be built")
+        return ["bash", self.script]
+
+    def debug_cmd(self):
+        # The toolchain build.sh settles on (Go 1.24), without its release flags.
+        return ["go", "build", "-o", self.debug_bin, "."]
+
+    def _handler_file(self):
+        found = edit.find_marker(self.dir, ".go")
+        if found:
+            return found
+        files = [os.path.join(d, f) for d, _, fs in os.walk(self.dir) for f in fs
+                 if f.endswith(".go") and not f.endswith("_test.go")]
+
+        def preference(path):
+            rel = os.path.relpath(path, self.dir).lower()
+            return (-("product" in rel) - ("handler" in rel), rel)
+        if not files:
+            raise BuildError("no Go file to edit for the rebuild measurement")
+        return min(files, key=preference)
+
+    def measure(self):
+        edit.restore_pending(self.backup)
+        res = {}
+        with step("Go: warm-up build.sh (downloads toolchain and modules; untimed)"):
+            _timed(self.release_cmd(), self.dir, dict(os.environ), "build.sh")
+        shutil.rmtree(self.cache, ignore_errors=True)
+        with step("Go: clean release build (empty GOCACHE)"):
+            res["clean_release_s"] = _timed(self.release_cmd(), self.dir, self.env, "build.sh")
+        with step("Go: debug build (untimed)"):
+            _timed(self.debug_cmd(), self.dir, self.go_env(), "go build")
+        with edit.one_line_edit(self._handler_file(), "//", self.backup) as how:
+            res["edit"] = {**how, "file": os.path.relpath(how["file"], self.repo)}
+            with step("Go: debug rebuild after the edit"):
+                res["rebuild_debug_s"] = _timed(self.debug_cmd(), self.dir, self.go_env(),
+                                                "go build")
+            with step("Go: release rebuild after the edit"):
+                res["rebuild_release_s"] = _timed(self.release_cmd(), self.dir, self.env,
+                                                  "build.sh")
+        return res
+
+    def go_env(self):
+        return dict(self.env, GOTOOLCHAIN=go_toolchain(self.dir) or "auto")
+
+    def build_release(self):
+        with step("Go: build.sh (the measured binary)"):
+            _timed(self.release_cmd(), self.dir, dict(os.environ), "build.sh")
+        if not os.path.exists(self.binary()):
+            raise BuildError(f"build.sh did not produce {self.binary()}")
+        say(f"Go twin: {self.binary()}")
+        return self.binary()
+
+
+def go_toolchain(go_dir):
+    """The `toolchain` line of go.mod (e.g. go1.24.11), which build.sh also uses."""
+    try:
+        with open(os.path.join(go_dir, "go.mod")) as f:
+            for line in f:
+                if line.startswith("toolchain "):
+                    return line.split()[1]
+    except OSError:
+        pass
+    return None

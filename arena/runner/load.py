@@ -1,0 +1,101 @@
+"""The load generator (oha), pinned to its own core, with JSON output parsed.
+
+POST bodies: oha cannot number its requests, but `-Z FILE` sends a random line
+of FILE per request. A large file of distinct SKUs makes duplicates rare; the
+few that happen get a 409 and are reported (`conflict_share`), the same way for
+both twins.
+"""
+import json
+import os
+import subprocess
+
+from .util import proc_cpu_seconds
+
+H1_CONNECTIONS = 64
+H2_CONNECTIONS, H2_STREAMS = 4, 16  # 64 requests in flight, as over HTTP/1.1
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+class Oha:
+    def __init__(self, path, cpu, taskset, tmp_dir):
+        self.path = path
+        self.cpu = cpu
+        self.taskset = taskset
+        self.tmp_dir = tmp_dir
+        help_text = subprocess.run([path, "--help"], capture_output=True, text=True).stdout
+        self.json_flags = (["--output-format", "json"] if "--output-format" in help_text
+                           else ["-j"])
+        self.has_body_lines = "-Z" in help_text
+
+    def version(self):
+        r = subprocess.run([self.path, "--version"], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def run(self, url, seconds, http2=False, rate=None, method="GET", body_file=None):
+        cmd = [self.taskset, "-c", self.cpu, self.path, "--no-tui", *self.json_flags,
+               "-z", f"{seconds}s", "-m", method, "--disable-compression"]
+        if http2:
+            cmd += ["--http2", "-c", str(H2_CONNECTIONS), "-p", str(H2_STREAMS)]
+        else:
+            cmd += ["-c", str(H1_CONNECTIONS)]
+        if rate:
+            cmd += ["-q", f"{rate:.0f}", "--latency-correction"]
+        if body_file:
+            cmd += ["-Z", body_file, "-T", "application/json"]
+        cmd.append(url)
+        # Bounded twice: oha stops itself after -z, and we kill it well after that.
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        if r.returncode != 0:
+            raise LoadError(f"oha failed ({r.returncode}): {r.stderr[-1500:]}")
+        return parse(json.loads(r.stdout))
+
+
+def parse(doc):
+    """The figures the arena uses from one oha JSON result."""
+    codes = {k: int(v) for k, v in (doc.get("statusCodeDistribution") or {}).items()}
+    ok = sum(v for k, v in codes.items() if k.startswith("2"))
+    total = sum(codes.values())
+    duration = doc["summary"]["total"]
+    pct = doc.get("latencyPercentiles") or {}
+
+    def ms(key):
+        v = pct.get(key)
+        return None if v is None else v * 1000.0
+
+    return {
+        "duration_s": duration,
+        "responses": total,
+        "ok": ok,
+        "ok_rps": ok / duration if duration else 0.0,
+        "status_codes": codes,
+        "errors": doc.get("errorDistribution") or {},
+        "conflict_share": (codes.get("409", 0) / total) if total else 0.0,
+        "p50_ms": ms("p50"), "p99_ms": ms("p99"), "p99_9_ms": ms("p99.9"),
+    }
+
+
+def measured_load(oha, service, url, seconds, **kw):
+    """Runs one load and adds the service's CPU seconds per 1000 responses."""
+    cpu0 = proc_cpu_seconds(service.pid)
+    result = oha.run(url, seconds, **kw)
+    cpu1 = proc_cpu_seconds(service.pid)
+    result["service_cpu_s"] = cpu1 - cpu0
+    result["cpu_s_per_1k"] = ((cpu1 - cpu0) / result["responses"] * 1000.0
+                              if result["responses"] else None)
+    return result
+
+
+def write_bodies(path, count, tag):
+    """`count` create-product bodies with distinct SKUs, one JSON object per line."""
+    if os.path.exists(path):
+        return path
+    with open(path + ".part", "w") as f:
+        for i in range(count):
+            f.write('{"sku":"ld-%s-%d","name":"Load item %d","description":null,'
+                    '"price_minor":%d,"currency":"EUR","stock":%d}\n'
+                    % (tag, i, i, 100 + i % 100000, i % 50))
+    os.replace(path + ".part", path)
+    return path
