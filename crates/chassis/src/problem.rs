@@ -1,0 +1,157 @@
+//! RFC 9457 problem details: the one shape of every error response.
+//!
+//! Handlers return a [`Problem`]; it travels in the response extensions and
+//! [`crate::middleware::render_problems`] writes the body, so the body can
+//! carry the request id and path without every handler knowing them. Responses
+//! the framework makes on its own (unknown route, wrong method, extractor
+//! rejections) are turned into problems by the same middleware.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+
+/// Media type of problem bodies.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// An error as the client sees it. Never holds internal error text: build it
+/// from what the client did or may do, and log the cause where it is handled.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Problem {
+    /// Relative URI `/problems/<slug>` naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind, the same for every occurrence.
+    pub title: &'static str,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, in words a client developer can act on.
+    pub detail: String,
+    /// Path of the request that failed; filled in when rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Request id; filled in when rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Every invalid field, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The offending field, for unknown-field problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// One invalid field in a validation problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    /// Field name as the client sent it (JSON member or query parameter).
+    pub field: String,
+    /// Why it is invalid.
+    pub message: String,
+}
+
+// === impl Problem ===
+
+impl Problem {
+    /// A problem of kind `slug` with the given status, title and detail.
+    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            request_id: None,
+            errors: Vec::new(),
+            field: None,
+        }
+    }
+
+    /// 404: the resource or route does not exist.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 400: the body is not a JSON object.
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", detail)
+    }
+
+    /// 400: the body names a field the endpoint does not know.
+    pub fn unknown_field(field: &str) -> Self {
+        let mut problem =
+            Self::new(StatusCode::BAD_REQUEST, "unknown-field", "Unknown field", format!("unknown field `{field}`"));
+        problem.field = Some(field.to_owned());
+        problem
+    }
+
+    /// 400: query parameters are invalid.
+    pub fn invalid_parameters(errors: Vec<FieldError>) -> Self {
+        let detail = summary(&errors, "parameter");
+        let mut problem = Self::new(StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid parameter", detail);
+        problem.errors = errors;
+        problem
+    }
+
+    /// 422: the body is well-formed but fields are invalid; lists every one.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = summary(&errors, "field");
+        let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Validation failed", detail);
+        problem.errors = errors;
+        problem
+    }
+
+    /// 409: the request conflicts with the current state.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 412: `If-Match` does not match.
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed", detail)
+    }
+
+    /// 500: a bug. The detail is fixed so no internal text leaks.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+            "the server failed to handle the request; quote the request id when reporting it",
+        )
+    }
+
+    /// 503: a dependency is down or the service is overloaded.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+    }
+
+    /// The HTTP status as a [`StatusCode`].
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+fn summary(errors: &[FieldError], noun: &str) -> String {
+    match errors {
+        [one] => format!("{}: {}", one.field, one.message),
+        many => format!("{} {noun}s are invalid", many.len()),
+    }
+}
+
+impl IntoResponse for Problem {
+    /// An empty response carrying the problem; the rendering middleware
+    /// writes the body.
+    fn into_response(self) -> Response {
+        let mut response = self.status_code().into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.title, self.detail)
+    }
+}

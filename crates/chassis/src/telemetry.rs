@@ -1,0 +1,47 @@
+//! Logging and metrics set-up, once per process.
+
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for machines.
+    Json,
+    /// Human-readable lines, for terminals.
+    Pretty,
+}
+
+/// Latency buckets in seconds: fine-grained below 10 ms where a healthy
+/// service lives, coarse up to the default request timeout.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Installs the global log subscriber. `filter` is an `EnvFilter` directive
+/// such as `info` or `overkill=debug,info`. Later calls are no-ops, so tests
+/// may call it freely.
+pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter).with_context(|| format!("invalid log filter `{filter}`"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _already_set = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+    Ok(())
+}
+
+/// Installs the global Prometheus recorder on first call and returns its
+/// handle; later calls return the same handle.
+pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    let installed = HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            .and_then(PrometheusBuilder::install_recorder)
+            .map_err(|error| error.to_string())
+    });
+    installed.clone().map_err(|error| anyhow::anyhow!("failed to install the metrics recorder: {error}"))
+}

@@ -1,0 +1,128 @@
+//! Embedded SQLite: one writer connection and a set of read-only connections,
+//! used from blocking threads so the async workers never wait on disk.
+//!
+//! A small hand-written pool rather than r2d2/deadpool-sqlite: SQLite allows
+//! one writer at a time, and giving writes their own connection (WAL mode lets
+//! readers run alongside it) is the whole design; generic pools cannot express
+//! it.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::StoreError;
+
+/// How long a statement waits for a lock held by another process.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// An open SQLite database.
+#[derive(Clone)]
+pub struct SqliteDb(Arc<Inner>);
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+// === impl SqliteDb ===
+
+impl SqliteDb {
+    /// Opens (creating if missing) the database at `path` with `readers`
+    /// read-only connections. Blocking.
+    pub fn open(path: &Path, readers: usize) -> anyhow::Result<Self> {
+        let writer =
+            Connection::open(path).with_context(|| format!("failed to open SQLite database {}", path.display()))?;
+        // WAL lets readers proceed while the writer commits; NORMAL sync is
+        // durable across process crashes, and the usual choice with WAL.
+        writer
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+            ))
+            .context("failed to configure SQLite")?;
+        let readers =
+            (0..readers.max(1)).map(|_| open_reader(path).map(Mutex::new)).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self(Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })))
+    }
+
+    /// Runs `query` on a read-only connection, on a blocking thread.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.0.clone();
+        run_blocking(move || query(&inner.reader())).await
+    }
+
+    /// Runs `change` on the writer connection, on a blocking thread.
+    pub async fn write<T, F>(&self, change: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.0.clone();
+        run_blocking(move || change(&mut lock(&inner.writer))).await
+    }
+
+    /// A trivial read.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    /// (connections, idle connections, maximum).
+    pub fn gauges(&self) -> (usize, usize, usize) {
+        let all = self.0.readers.len() + 1;
+        let idle = self.0.readers.iter().chain([&self.0.writer]).filter(|c| c.try_lock().is_ok()).count();
+        (all, idle, all)
+    }
+}
+
+impl Inner {
+    /// A free reader if there is one, else the next in turn (waiting for it).
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        if let Some(free) = self.readers.iter().find_map(|reader| reader.try_lock().ok()) {
+            return free;
+        }
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        lock(&self.readers[turn])
+    }
+}
+
+fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).context("failed to open a SQLite reader")?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    Ok(conn)
+}
+
+/// Locks a connection. A poisoned lock only means another query panicked;
+/// the connection itself is still consistent (SQLite rolls back), so reuse it.
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn run_blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> rusqlite::Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(classify),
+        Err(join) => Err(StoreError::Other(anyhow::anyhow!("SQLite task failed: {join}"))),
+    }
+}
+
+/// Sorts a SQLite error into the kinds callers branch on.
+pub fn classify(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error() {
+        Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => StoreError::Conflict("sku"),
+        Some(e) if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(error.into())
+        }
+        _ => StoreError::Other(error.into()),
+    }
+}

@@ -1,0 +1,198 @@
+//! HTTP handlers for `/v1/products`: extract, call the store, map to a response.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chassis::Problem;
+use chassis::conditional::{has_if_match, if_match_allows, if_none_match_hits};
+use chassis::extract::{JsonObject, MergePatch};
+use http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::input::{self, CreateProduct, ProductPatch};
+use super::listing::{ListParams, ListQuery};
+use super::model::{Product, ProductView};
+use super::store::ProductStore;
+use crate::timestamp;
+
+/// How often a PATCH without `If-Match` retries when a concurrent change
+/// wins the race; with `If-Match` the client asked to fail instead.
+const PATCH_ATTEMPTS: usize = 3;
+
+/// A page of products.
+#[derive(Serialize, ToSchema)]
+pub struct ProductPage {
+    /// The products of this page, in the requested order.
+    items: Vec<ProductView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Create a product.
+#[utoipa::path(
+    post, path = "/v1/products", tag = "products",
+    request_body(content = CreateProduct, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = ProductView,
+            headers(("Location" = String, description = "URL of the product"), ("ETag" = String))),
+        (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Duplicate sku", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Unavailable or timed out", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObject) -> Result<Response, Problem> {
+    let new = input::parse_new(&body)?;
+    let product = store.create(new, timestamp::now()).await?;
+    let location = format!("/v1/products/{}", product.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], with_etag(&product)).into_response())
+}
+
+/// Get one product.
+#[utoipa::path(
+    get, path = "/v1/products/{id}", tag = "products",
+    params(("id" = i64, Path, description = "Product id"),
+        ("If-None-Match" = Option<String>, Header, description = "304 when it lists the current ETag")),
+    responses(
+        (status = 200, description = "The product", body = ProductView, headers(("ETag" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_one(
+    State(store): State<ProductStore>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let product = find(&store, &id).await?;
+    if if_none_match_hits(&headers, &product.etag()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, product.etag())]).into_response());
+    }
+    Ok(with_etag(&product))
+}
+
+/// Change a product with a JSON merge patch.
+#[utoipa::path(
+    patch, path = "/v1/products/{id}", tag = "products",
+    params(("id" = i64, Path, description = "Product id"),
+        ("If-Match" = Option<String>, Header, description = "Change only if this is the current ETag")),
+    request_body(content = ProductPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = ProductView, headers(("ETag" = String))),
+        (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong media type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn patch(
+    State(store): State<ProductStore>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    MergePatch(changes): MergePatch,
+) -> Result<Response, Problem> {
+    let mut current = find(&store, &id).await?;
+    for _ in 0..PATCH_ATTEMPTS {
+        if !if_match_allows(&headers, &current.etag()) {
+            return Err(stale(&current));
+        }
+        let fields = input::apply_patch(&current.fields, &changes)?;
+        if let Some(updated) = store.update(current.id, current.version, fields, timestamp::now()).await? {
+            return Ok(with_etag(&updated));
+        }
+        // Lost a race: someone changed or deleted it since we read it.
+        current = find(&store, &id).await?;
+        if has_if_match(&headers) {
+            return Err(stale(&current));
+        }
+    }
+    Err(Problem::conflict("the product is changing too often to apply the patch; retry"))
+}
+
+/// Delete a product.
+#[utoipa::path(
+    delete, path = "/v1/products/{id}", tag = "products",
+    params(("id" = i64, Path, description = "Product id"),
+        ("If-Match" = Option<String>, Header, description = "Delete only if this is the current ETag")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(store): State<ProductStore>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let version = if has_if_match(&headers) {
+        let current = find(&store, &id).await?;
+        if !if_match_allows(&headers, &current.etag()) {
+            return Err(stale(&current));
+        }
+        Some(current.version)
+    } else {
+        None
+    };
+    let id_number = parse_id(&id)?;
+    if store.delete(id_number, version).await? {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    // Nothing deleted: either it is gone, or (with If-Match) it changed.
+    match store.get(id_number).await? {
+        Some(current) => Err(stale(&current)),
+        None => Err(not_found(&id)),
+    }
+}
+
+/// List products, a page at a time.
+#[utoipa::path(
+    get, path = "/v1/products", tag = "products",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of products", body = ProductPage),
+        (status = 400, description = "Invalid parameter, all listed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(store): State<ProductStore>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let query = ListQuery::parse(&params)?;
+    let mut products = store.list(&query).await?;
+    let next_cursor = if products.len() > query.limit {
+        products.truncate(query.limit);
+        products.last().map(|last| query.cursor_after(last))
+    } else {
+        None
+    };
+    let items = products.iter().map(Product::view).collect();
+    Ok(Json(ProductPage { items, next_cursor }).into_response())
+}
+
+async fn find(store: &ProductStore, id: &str) -> Result<Product, Problem> {
+    store.get(parse_id(id)?).await?.ok_or_else(|| not_found(id))
+}
+
+/// Ids are positive integers; anything else names no product.
+fn parse_id(id: &str) -> Result<i64, Problem> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: &str) -> Problem {
+    Problem::not_found(format!("there is no product with id {id}"))
+}
+
+fn stale(current: &Product) -> Problem {
+    Problem::precondition_failed(format!("the product is at ETag {}; fetch it and retry", current.etag()))
+}
+
+fn with_etag(product: &Product) -> Response {
+    ([(header::ETAG, product.etag())], Json(product.view())).into_response()
+}

@@ -1,0 +1,214 @@
+//! Request bodies → validated domain values. Every invalid field is
+//! reported at once; unknown fields are refused by name.
+
+use chassis::{FieldError, Problem};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::model::{MAX_PRICE_MINOR, MAX_STOCK, NewProduct, ProductFields, Sku};
+use crate::money::Currency;
+
+/// Body of `POST /v1/products`. Documents the shape; parsing is done by
+/// [`parse_new`] so that every invalid field can be reported together.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CreateProduct {
+    /// 1–64 characters of `[A-Za-z0-9._-]`, unique.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "MUG-BLUE-330")]
+    sku: String,
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    /// At most 2000 characters.
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    /// Price in minor units.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    price_minor: i64,
+    /// ISO 4217 code, uppercase.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    currency: String,
+    /// Units in stock.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    stock: i64,
+}
+
+/// Body of `PATCH /v1/products/{id}`: a JSON merge patch (RFC 7396) of the
+/// mutable fields; `description: null` clears the description.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ProductPatch {
+    #[schema(min_length = 1, max_length = 200)]
+    name: Option<String>,
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    price_minor: Option<i64>,
+    #[schema(pattern = "^[A-Z]{3}$")]
+    currency: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    stock: Option<i64>,
+}
+
+const MUTABLE: &[&str] = &["name", "description", "price_minor", "currency", "stock"];
+const READ_ONLY: &[&str] = &["id", "sku", "version", "created_at", "updated_at"];
+const MAX_NAME_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// Parses a create body.
+pub fn parse_new(body: &Map<String, Value>) -> Result<NewProduct, Problem> {
+    reject_unknown(body, &["sku"])?;
+    let mut errors = Vec::new();
+    let sku = required(body, "sku", &mut errors, |v| {
+        v.as_str().and_then(Sku::parse).ok_or("must be 1–64 characters of A-Z, a-z, 0-9, '.', '_' or '-'")
+    });
+    let name = required(body, "name", &mut errors, name);
+    let description = match body.get("description") {
+        None => Some(None),
+        Some(value) => check(&mut errors, "description", description(value)),
+    };
+    let price_minor = required(body, "price_minor", &mut errors, price);
+    let currency = required(body, "currency", &mut errors, currency);
+    let stock = required(body, "stock", &mut errors, stock);
+    match (sku, name, description, price_minor, currency, stock) {
+        (Some(sku), Some(name), Some(description), Some(price_minor), Some(currency), Some(stock))
+            if errors.is_empty() =>
+        {
+            Ok(NewProduct { sku, fields: ProductFields { name, description, price_minor, currency, stock } })
+        }
+        _ => Err(Problem::validation(errors)),
+    }
+}
+
+/// Applies a merge patch to `current`, returning the new field values.
+pub fn apply_patch(current: &ProductFields, patch: &Map<String, Value>) -> Result<ProductFields, Problem> {
+    reject_unknown(patch, READ_ONLY)?;
+    let mut errors: Vec<FieldError> = READ_ONLY
+        .iter()
+        .filter(|field| patch.contains_key(**field))
+        .map(|field| field_error(field, "is read-only"))
+        .collect();
+    let mut next = current.clone();
+    if let Some(value) = patch.get("name") {
+        if let Some(name) = check(&mut errors, "name", name(value)) {
+            next.name = name;
+        }
+    }
+    if let Some(value) = patch.get("description") {
+        if let Some(description) = check(&mut errors, "description", description(value)) {
+            next.description = description;
+        }
+    }
+    if let Some(value) = patch.get("price_minor") {
+        if let Some(price) = check(&mut errors, "price_minor", price(value)) {
+            next.price_minor = price;
+        }
+    }
+    if let Some(value) = patch.get("currency") {
+        if let Some(currency) = check(&mut errors, "currency", currency(value)) {
+            next.currency = currency;
+        }
+    }
+    if let Some(value) = patch.get("stock") {
+        if let Some(stock) = check(&mut errors, "stock", stock(value)) {
+            next.stock = stock;
+        }
+    }
+    if errors.is_empty() { Ok(next) } else { Err(Problem::validation(errors)) }
+}
+
+/// 400 for the first member that is neither mutable nor in `also_known`.
+fn reject_unknown(body: &Map<String, Value>, also_known: &[&str]) -> Result<(), Problem> {
+    match body.keys().find(|key| !MUTABLE.contains(&key.as_str()) && !also_known.contains(&key.as_str())) {
+        Some(unknown) => Err(Problem::unknown_field(unknown)),
+        None => Ok(()),
+    }
+}
+
+fn required<T>(
+    body: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+    parse: impl Fn(&Value) -> Result<T, &'static str>,
+) -> Option<T> {
+    match body.get(field) {
+        None | Some(Value::Null) => {
+            errors.push(field_error(field, "is required"));
+            None
+        }
+        Some(value) => check(errors, field, parse(value)),
+    }
+}
+
+fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, &'static str>) -> Option<T> {
+    result.map_err(|message| errors.push(field_error(field, message))).ok()
+}
+
+fn field_error(field: &str, message: &str) -> FieldError {
+    FieldError { field: field.to_owned(), message: message.to_owned() }
+}
+
+fn name(value: &Value) -> Result<String, &'static str> {
+    match value.as_str() {
+        Some(text) if !text.trim().is_empty() && text.chars().count() <= MAX_NAME_CHARS => Ok(text.to_owned()),
+        _ => Err("must be a string of 1–200 characters, not blank"),
+    }
+}
+
+fn description(value: &Value) -> Result<Option<String>, &'static str> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) if text.chars().count() <= MAX_DESCRIPTION_CHARS => Ok(Some(text.clone())),
+        _ => Err("must be a string of at most 2000 characters, or null"),
+    }
+}
+
+fn price(value: &Value) -> Result<i64, &'static str> {
+    integer_in(value, MAX_PRICE_MINOR).ok_or("must be an integer from 0 to 1000000000000")
+}
+
+fn stock(value: &Value) -> Result<i64, &'static str> {
+    integer_in(value, MAX_STOCK).ok_or("must be an integer from 0 to 1000000000")
+}
+
+fn integer_in(value: &Value, max: i64) -> Option<i64> {
+    value.as_i64().filter(|n| (0..=max).contains(n))
+}
+
+fn currency(value: &Value) -> Result<Currency, &'static str> {
+    value.as_str().and_then(Currency::parse).ok_or("must be an ISO 4217 currency code such as EUR")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn reports_every_invalid_field() {
+        let body = object(json!({"sku": "bad sku", "name": "", "price_minor": -1, "currency": "eur", "stock": 1.5}));
+        let problem = parse_new(&body).unwrap_err();
+        let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["sku", "name", "price_minor", "currency", "stock"]);
+    }
+
+    #[test]
+    fn patch_keeps_absent_fields_and_clears_null_description() {
+        let current = parse_new(&object(json!({
+            "sku": "A-1", "name": "Mug", "description": "blue", "price_minor": 100, "currency": "EUR", "stock": 3
+        })))
+        .unwrap()
+        .fields;
+        let next = apply_patch(&current, &object(json!({"description": null, "stock": 4}))).unwrap();
+        assert_eq!(next.description, None);
+        assert_eq!((next.name.as_str(), next.stock, next.price_minor), ("Mug", 4, 100));
+        let problem = apply_patch(&current, &object(json!({"name": null, "sku": "B"}))).unwrap_err();
+        assert_eq!(problem.errors.len(), 2);
+    }
+}

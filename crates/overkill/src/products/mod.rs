@@ -1,0 +1,30 @@
+//! Products: the catalogue, with stock, prices and optimistic concurrency.
+//!
+//! `handlers` → `input`/`listing` (parse at the edge) → `store` (PostgreSQL
+//! or SQLite) → `model`.
+
+mod handlers;
+mod input;
+mod listing;
+mod model;
+mod store;
+
+use axum::extract::FromRef;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use model::{Product, ProductView};
+pub use store::ProductStore;
+
+/// The `/v1/products` routes, documented.
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ProductStore: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(handlers::create, handlers::list)).routes(routes!(
+        handlers::get_one,
+        handlers::patch,
+        handlers::delete
+    ))
+}
