@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// exitConfig is the exit status for invalid configuration (EX_USAGE).
+const exitConfig = 64
+
+// Config is the service configuration, read from the environment.
+type Config struct {
+	Listen                string
+	AdminListen           string
+	DatabaseURL           string
+	DBPoolSize            int32
+	RequestTimeout        time.Duration
+	HeaderReadTimeout     time.Duration
+	MaxBodyBytes          int64
+	MaxConnections        int
+	MaxConcurrentRequests int
+	ShutdownTimeout       time.Duration
+	LogLevel              slog.Level
+	LogOff                bool
+}
+
+type configError struct{ name, value, reason string }
+
+func (e *configError) Error() string {
+	return fmt.Sprintf("invalid configuration: %s=%q: %s", e.name, e.value, e.reason)
+}
+
+// loadConfig reads the configuration through getenv; an empty variable counts
+// as unset. The error names the offending variable.
+func loadConfig(getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	var err error
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := func(name, def string) string {
+		v := get(name, def)
+		if err == nil {
+			if e := checkAddr(v); e != "" {
+				err = &configError{name, v, e}
+			}
+		}
+		return v
+	}
+	integer := func(name, def string, min, max int64) int64 {
+		v := get(name, def)
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if err == nil && (perr != nil || n < min || n > max) {
+			err = &configError{name, v, fmt.Sprintf("must be an integer between %d and %d", min, max)}
+		}
+		return n
+	}
+	ms := func(name, def string, min int64) time.Duration {
+		return time.Duration(integer(name, def, min, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
+	}
+
+	c.Listen = addr("OVERKILL_LISTEN", "0.0.0.0:8080")
+	c.AdminListen = addr("OVERKILL_ADMIN_LISTEN", "0.0.0.0:9090")
+	c.DatabaseURL = get("DATABASE_URL", "")
+	if err == nil {
+		switch {
+		case c.DatabaseURL == "":
+			err = &configError{"DATABASE_URL", "", "is required (postgres://user:pass@host:port/db)"}
+		case !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+			err = &configError{"DATABASE_URL", redact(c.DatabaseURL), "must be a postgres:// URL (this service supports PostgreSQL only)"}
+		default:
+			if _, perr := pgxpool.ParseConfig(c.DatabaseURL); perr != nil {
+				err = &configError{"DATABASE_URL", redact(c.DatabaseURL), "is not a valid PostgreSQL URL"}
+			}
+		}
+	}
+	c.DBPoolSize = int32(integer("OVERKILL_DB_POOL_SIZE", "16", 1, 10_000))
+	c.RequestTimeout = ms("OVERKILL_REQUEST_TIMEOUT_MS", "30000", 1)
+	c.HeaderReadTimeout = ms("OVERKILL_HEADER_READ_TIMEOUT_MS", "10000", 1)
+	c.MaxBodyBytes = integer("OVERKILL_MAX_BODY_BYTES", "1048576", 1, 1<<40)
+	c.MaxConnections = int(integer("OVERKILL_MAX_CONNECTIONS", "1024", 1, 1_000_000))
+	c.MaxConcurrentRequests = int(integer("OVERKILL_MAX_CONCURRENT_REQUESTS", "512", 1, 1_000_000))
+	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000", 0)
+	lvl := get("OVERKILL_LOG_LEVEL", "info")
+	switch strings.ToLower(lvl) {
+	case "trace", "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	case "off":
+		c.LogOff = true
+	default:
+		if err == nil {
+			err = &configError{"OVERKILL_LOG_LEVEL", lvl, "must be one of trace, debug, info, warn, error, off"}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkAddr validates a host:port listen address ("" when fine).
+func checkAddr(v string) string {
+	if _, err := netip.ParseAddrPort(v); err == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil || host == "" {
+		return "must be a socket address such as 0.0.0.0:8080"
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p > math.MaxUint16 {
+		return "port must be an integer between 0 and 65535"
+	}
+	return ""
+}
+
+// redact hides the password of a database URL in messages.
+func redact(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	userinfo := u[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return u[:scheme+3] + userinfo[:i] + ":***" + u[at:]
+	}
+	return u
+}

@@ -1,0 +1,106 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// RequireContentType returns a 415 problem unless the request's media type is
+// one of allowed (parameters such as charset are ignored).
+func RequireContentType(r *http.Request, allowed ...string) *Problem {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return UnsupportedMediaType("missing Content-Type; expected " + strings.Join(allowed, " or "))
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		for _, a := range allowed {
+			if mt == a {
+				return nil
+			}
+		}
+	}
+	return UnsupportedMediaType("Content-Type must be " + strings.Join(allowed, " or "))
+}
+
+// ReadBody reads the whole request body, enforcing limit (413) and the request
+// deadline (503 timeout).
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
+	if r.ContentLength > limit {
+		return nil, PayloadTooLarge(limit)
+	}
+	rc := http.NewResponseController(w)
+	if dl, ok := r.Context().Deadline(); ok {
+		if rc.SetReadDeadline(dl) == nil {
+			defer rc.SetReadDeadline(time.Time{})
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return nil, PayloadTooLarge(limit)
+		case TimedOut(r.Context()), isTimeout(err):
+			return nil, Timeout()
+		default:
+			return nil, MalformedJSON("could not read the request body")
+		}
+	}
+	return body, nil
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// Member is one top-level member of a JSON object, in document order.
+type Member struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// ParseObject parses body as a single JSON object and returns its members in
+// document order. Anything else (invalid UTF-8, syntax error, trailing data,
+// a non-object) is a malformed-json problem.
+func ParseObject(body []byte) ([]Member, *Problem) {
+	if !utf8.Valid(body) {
+		return nil, MalformedJSON("request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, MalformedJSON("request body is not valid JSON")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, MalformedJSON("request body must be a JSON object")
+	}
+	var members []Member
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, MalformedJSON("request body is not valid JSON")
+		}
+		key, _ := kt.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, MalformedJSON("request body is not valid JSON")
+		}
+		members = append(members, Member{Key: key, Value: raw})
+	}
+	if _, err := dec.Token(); err != nil { // closing '}'
+		return nil, MalformedJSON("request body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, MalformedJSON("request body has trailing data after the JSON object")
+	}
+	return members, nil
+}

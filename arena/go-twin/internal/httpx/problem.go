@@ -1,0 +1,124 @@
+package httpx
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// FieldError names one invalid field or query parameter.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problem is an RFC 9457 problem. It implements error so handlers can return
+// it through ordinary error paths.
+type Problem struct {
+	Slug   string
+	Title  string
+	Status int
+	Detail string
+	Errors []FieldError
+	Field  string // unknown-field extension; empty when absent
+}
+
+func (p *Problem) Error() string { return p.Slug + ": " + p.Detail }
+
+type problemBody struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail"`
+	Instance  string       `json:"instance"`
+	RequestID string       `json:"request_id"`
+	Errors    []FieldError `json:"errors,omitempty"`
+	Field     *string      `json:"field,omitempty"`
+}
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	body := problemBody{
+		Type:      "/problems/" + p.Slug,
+		Title:     p.Title,
+		Status:    p.Status,
+		Detail:    p.Detail,
+		Instance:  r.URL.Path,
+		RequestID: RequestID(r.Context()),
+		Errors:    p.Errors,
+	}
+	if p.Field != "" {
+		f := p.Field
+		body.Field = &f
+	}
+	WriteJSONType(w, p.Status, "application/problem+json", body)
+}
+
+// Constructors, one per slug of the contract.
+
+func MalformedJSON(detail string) *Problem {
+	return &Problem{Slug: "malformed-json", Title: "Malformed JSON", Status: http.StatusBadRequest, Detail: detail}
+}
+
+func UnknownField(field string) *Problem {
+	return &Problem{Slug: "unknown-field", Title: "Unknown field", Status: http.StatusBadRequest,
+		Detail: fmt.Sprintf("unknown field `%s`", field), Field: field}
+}
+
+func InvalidParameter(errs []FieldError) *Problem {
+	return &Problem{Slug: "invalid-parameter", Title: "Invalid query parameter", Status: http.StatusBadRequest,
+		Detail: countDetail(len(errs), "query parameter"), Errors: errs}
+}
+
+func NotFound(detail string) *Problem {
+	return &Problem{Slug: "not-found", Title: "Not found", Status: http.StatusNotFound, Detail: detail}
+}
+
+func MethodNotAllowed(method string) *Problem {
+	return &Problem{Slug: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+		Detail: fmt.Sprintf("method %s is not allowed on this resource", method)}
+}
+
+func Conflict(detail string) *Problem {
+	return &Problem{Slug: "conflict", Title: "Conflict", Status: http.StatusConflict, Detail: detail}
+}
+
+func PreconditionFailed() *Problem {
+	return &Problem{Slug: "precondition-failed", Title: "Precondition failed", Status: http.StatusPreconditionFailed,
+		Detail: "If-Match does not match the current ETag"}
+}
+
+func PayloadTooLarge(limit int64) *Problem {
+	return &Problem{Slug: "payload-too-large", Title: "Payload too large", Status: http.StatusRequestEntityTooLarge,
+		Detail: fmt.Sprintf("request body exceeds %d bytes", limit)}
+}
+
+func UnsupportedMediaType(detail string) *Problem {
+	return &Problem{Slug: "unsupported-media-type", Title: "Unsupported media type", Status: http.StatusUnsupportedMediaType,
+		Detail: detail}
+}
+
+func Validation(errs []FieldError) *Problem {
+	return &Problem{Slug: "validation-error", Title: "Validation failed", Status: http.StatusUnprocessableEntity,
+		Detail: countDetail(len(errs), "field"), Errors: errs}
+}
+
+func Internal() *Problem {
+	return &Problem{Slug: "internal", Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "an unexpected error occurred"}
+}
+
+func Unavailable(detail string) *Problem {
+	return &Problem{Slug: "unavailable", Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: detail}
+}
+
+func Timeout() *Problem {
+	return &Problem{Slug: "timeout", Title: "Request timeout", Status: http.StatusServiceUnavailable,
+		Detail: "the request exceeded the request timeout"}
+}
+
+func countDetail(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s is invalid", noun)
+	}
+	return fmt.Sprintf("%d %ss are invalid", n, noun)
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"overkill/arena/go-twin/internal/httpx"
+)
+
+// statusWriter records the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// validRequestID reports whether a client-sent id matches [A-Za-z0-9._:-]{1,128}.
+func validRequestID(id string) bool {
+	if len(id) < 1 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
+}
+
+// observe is the outermost middleware: it assigns X-Request-Id, turns panics
+// into 500 problems, logs one line per request and records metrics (m may be
+// nil for the admin listener).
+func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Level) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		info := &httpx.Info{RequestID: id}
+		r = r.WithContext(httpx.WithInfo(r.Context(), info))
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		if m != nil {
+			m.inFlight.Inc()
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(debug.Stack()), "request_id", id)
+				if sw.status == 0 {
+					httpx.WriteProblem(sw, r, httpx.Internal())
+				}
+			}
+			if sw.status == 0 { // handler wrote nothing
+				sw.status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			route := info.Route
+			if route == "" {
+				route = "unmatched"
+			}
+			if m != nil {
+				m.inFlight.Dec()
+				m.observe(r.Method, route, sw.status, elapsed)
+			}
+			log.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", sw.status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+				slog.String("request_id", id),
+			)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// limitConcurrency rejects requests beyond max in flight with 503 unavailable.
+func limitConcurrency(next http.Handler, max int) http.Handler {
+	sem := make(chan struct{}, max)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+		default:
+			httpx.WriteProblem(w, r, httpx.Unavailable("too many concurrent requests"))
+		}
+	})
+}
+
+// withTimeout bounds each request with a context deadline whose cause is
+// httpx.ErrRequestTimeout; handlers turn it into a 503 timeout problem.
+func withTimeout(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeoutCause(r.Context(), d, httpx.ErrRequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// router wraps a ServeMux so that its built-in plain-text 404 and 405
+// responses (and its path-cleaning redirects) become problem responses, and
+// records the matched route pattern for logs and metrics.
+type router struct{ mux *http.ServeMux }
+
+func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != cleanPath(r.URL.Path) {
+		httpx.WriteProblem(w, r, httpx.NotFound("no route for "+r.URL.Path))
+		return
+	}
+	fw := &fallbackWriter{ResponseWriter: w, r: r}
+	defer func() {
+		if r.Pattern != "" {
+			if info := httpx.InfoFrom(r.Context()); info != nil {
+				info.Route = routeOf(r.Pattern)
+			}
+		}
+	}()
+	rt.mux.ServeHTTP(fw, r)
+}
+
+// routeOf strips the method from a ServeMux pattern: "GET /a/{id}" → "/a/{id}".
+func routeOf(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return pattern[i+1:]
+	}
+	return pattern
+}
+
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		return "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// fallbackWriter intercepts the response ServeMux writes when no pattern
+// matched (r.Pattern is empty): 405 keeps Allow, anything else is a 404.
+type fallbackWriter struct {
+	http.ResponseWriter
+	r           *http.Request
+	decided     bool
+	intercepted bool
+}
+
+func (w *fallbackWriter) WriteHeader(code int) {
+	if !w.decided {
+		w.decided = true
+		if w.r.Pattern == "" {
+			w.intercepted = true
+			h := w.ResponseWriter.Header()
+			h.Del("Content-Type")
+			h.Del("X-Content-Type-Options")
+			if code == http.StatusMethodNotAllowed {
+				httpx.WriteProblem(w.ResponseWriter, w.r, httpx.MethodNotAllowed(w.r.Method))
+			} else {
+				h.Del("Allow")
+				httpx.WriteProblem(w.ResponseWriter, w.r, httpx.NotFound("no route for "+w.r.URL.Path))
+			}
+			return
+		}
+	}
+	if !w.intercepted {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *fallbackWriter) Write(b []byte) (int, error) {
+	if !w.decided {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.intercepted {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *fallbackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

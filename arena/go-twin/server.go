@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"overkill/arena/go-twin/internal/products"
+)
+
+// run wires the service together and blocks until shutdown; it returns the
+// process exit status.
+func run() int {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return exitConfig
+	}
+	var logger *slog.Logger
+	if cfg.LogOff {
+		logger = slog.New(slog.DiscardHandler)
+	} else {
+		logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil { // already validated by loadConfig
+		fmt.Fprintln(os.Stderr, "invalid configuration: DATABASE_URL:", err)
+		return exitConfig
+	}
+	poolCfg.MaxConns = cfg.DBPoolSize
+	if poolCfg.ConnConfig.ConnectTimeout == 0 {
+		poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// Prepared statements are cached per connection (pgx's default
+	// QueryExecModeCacheStatement).
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		logger.Error("cannot create database pool", "error", err)
+		return 1
+	}
+	defer pool.Close()
+
+	store := products.NewStore(pool)
+	migrateCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := store.EnsureSchema(migrateCtx); err != nil {
+		logger.Warn("database schema not applied yet; will retry on demand", "error", err)
+	} else {
+		logger.Info("database schema ready")
+	}
+	cancel()
+
+	reg, metrics := newRegistry(pool)
+	var draining atomic.Bool
+
+	api := http.NewServeMux()
+	products.NewHandler(store, cfg.MaxBodyBytes, logger).Register(api)
+	var apiHandler http.Handler = router{api}
+	apiHandler = withTimeout(apiHandler, cfg.RequestTimeout)
+	apiHandler = limitConcurrency(apiHandler, cfg.MaxConcurrentRequests)
+	apiHandler = observe(apiHandler, logger, metrics, slog.LevelInfo)
+
+	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger}).handler()
+
+	apiLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		logger.Error("cannot listen", "listen", cfg.Listen, "error", err)
+		return 1
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		apiLn.Close()
+		logger.Error("cannot listen", "admin_listen", cfg.AdminListen, "error", err)
+		return 1
+	}
+
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+	apiSrv := newServer(apiHandler, cfg, errLog)
+	adminSrv := newServer(adminHandler, cfg, errLog)
+
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- apiSrv.Serve(newLimitListener(apiLn, cfg.MaxConnections)) }()
+	go func() { serveErr <- adminSrv.Serve(adminLn) }()
+	logger.Info("listening", "listen", apiLn.Addr().String(), "admin_listen", adminLn.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		logger.Error("server failed", "error", err)
+		return 1
+	}
+	stop()
+
+	// Drain: readyz reports "draining" while in-flight API requests finish.
+	draining.Store(true)
+	logger.Info("shutting down", "timeout_ms", cfg.ShutdownTimeout.Milliseconds())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := apiSrv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("drain timeout elapsed; closing remaining connections", "error", err)
+		apiSrv.Close()
+	}
+	adminCtx, cancelAdmin := context.WithTimeout(context.Background(), time.Second)
+	defer cancelAdmin()
+	if err := adminSrv.Shutdown(adminCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("admin shutdown", "error", err)
+	}
+	adminSrv.Close()
+	logger.Info("stopped")
+	return 0
+}
+
+func newServer(h http.Handler, cfg *Config, errLog *log.Logger) *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.HeaderReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+		Protocols:         &protocols,
+		ErrorLog:          errLog,
+	}
+}
