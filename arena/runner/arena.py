@@ -30,7 +30,8 @@ class Arena:
     # ---- setup -------------------------------------------------------------
     def run(self):
         needs_service = any(self.plan.wants(s) for s in SERVICE_STEPS)
-        self.tools = ensure_all(need_load=needs_service)
+        needs_load = any(self.plan.wants(s) for s in LOAD_SCENARIOS + ("ballast",))
+        self.tools = ensure_all(need_load=needs_load)
         self._binaries()
         if self.plan.wants("size"):
             self._sizes()
@@ -78,7 +79,7 @@ class Arena:
         for twin, path in self.bins.items():
             desc = subprocess.run([self.tools["file"], "-b", path], capture_output=True,
                                   text=True).stdout.strip()
-            self.raw["size"][twin] = {"bytes": os.path.getsize(path), "file": desc,
+            self.raw["size"][twin] = {"bytes": os.path.getsize(path), "file": _short(desc),
                                       "static": "static" in desc,
                                       "stripped": "not stripped" not in desc}
 
@@ -88,7 +89,8 @@ class Arena:
                        self.tools["taskset"], self.tmp, ballast_mb=ballast_mb)
 
     def _with_services(self):
-        self.oha = Oha(self.tools["oha"], LOAD_CORE, self.tools["taskset"], self.tmp)
+        if "oha" in self.tools:
+            self.oha = Oha(self.tools["oha"], LOAD_CORE, self.tools["taskset"], self.tmp)
         self.pg = Postgres(self.tools["pg_bindir"], LOAD_CORE, self.tools["taskset"])
         with step("starting a throwaway PostgreSQL"):
             self.pg.start()
@@ -120,7 +122,7 @@ class Arena:
             svc.stop()
 
     def _probe_h2(self, svc):
-        if "h2" not in self.protocols:
+        if "h2" not in self.protocols or not self.oha:
             return
         try:
             res = self.oha.run(f"http://127.0.0.1:{svc.port}/v1/products?limit=1", 1,
@@ -158,18 +160,20 @@ class Arena:
     def _block(self, twin, scenario, rates):
         """One fresh service, one scenario, every protocol."""
         svc = self._service(twin)
+        db = f"arena_{twin}"
+        reset = ((lambda: scenarios.clean_load_rows(self.pg, db)) if scenario == "create"
+                 else (lambda: None))
         try:
             svc.start()
             return scenarios.run_block(self.oha, svc, self._targets(twin), scenario,
                                        self.protocols, self.plan.load_s,
-                                       self.plan.warmup_s, rates)
+                                       self.plan.warmup_s, rates, reset)
         except LoadError as e:
             warn(f"{twin} {scenario}: load failed, run dropped: {e}")
             return {}, None
         finally:
             svc.stop()
-            if scenario == "create":
-                scenarios.clean_load_rows(self.pg, f"arena_{twin}")
+            reset()
 
     def _loads(self, loads):
         sat = {}
@@ -219,9 +223,17 @@ class Arena:
                         continue
                     finally:
                         svc.stop()
-                    entry = dict(res["h1"], rate=rate, rss_at_start_kb=rss)
+                    entry = dict(res["h1"], rate=rate, rss_at_start_kb=rss,
+                                 rss_after_kb=res["h1"].get("rss_after_kb"))
+                    self._check_ballast(twin, entry, mb)
                     self.raw["ballast"].setdefault(twin, []).append(entry)
         self.raw["ballast_mb"] = mb
+
+    def _check_ballast(self, twin, entry, mb):
+        held = max(entry["rss_at_start_kb"] or 0, entry["rss_after_kb"] or 0) / 1024
+        if held < 0.8 * mb:
+            warn(f"{twin} holds only {held:.0f} MiB with OVERKILL_BALLAST_MB={mb}: "
+                 "it may not implement the ballast")
 
     def _ballast_rate(self):
         """Without a get_one run: a short saturation run per twin sets the rate."""
@@ -235,3 +247,10 @@ class Arena:
 
 def _fmt_rates(rates):
     return ", ".join(f"{p}={r:.0f}/s" for p, r in rates.items())
+
+
+def _short(file_output):
+    """`file` output without build ids and interpreter path."""
+    keep = [p.strip() for p in file_output.split(",")
+            if not p.strip().startswith(("BuildID", "Go BuildID", "interpreter", "version 1"))]
+    return ", ".join(keep)

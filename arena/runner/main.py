@@ -10,9 +10,10 @@ from .arena import Arena
 from .config import LOAD_CORE, SERVICE_CORE, parse_args, plan_for
 from .load import H1_CONNECTIONS, H2_CONNECTIONS, H2_STREAMS
 from .pg import PostgresError
-from .progress import WARNINGS, say
+from .progress import WARNINGS, say, warn
 from .service import ServiceError
 from .tools import ToolMissing
+from .util import loadavg
 
 ARENA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(ARENA_DIR)
@@ -35,6 +36,10 @@ def main(argv=None):
     say(f"arena: {'quick' if plan.quick else 'full'} mode, steps {','.join(plan.steps)}, "
         f"results to {out}")
     arena = Arena(REPO, args, plan, tmp)
+    arena.loadavg_at_start = loadavg()
+    if arena.loadavg_at_start[0] > 0.5:
+        warn(f"the machine is busy before the start (load average "
+             f"{arena.loadavg_at_start[0]:.2f}): expect noisy figures")
     try:
         raw = arena.run()
     except (ToolMissing, ServiceError, PostgresError, build.BuildError) as e:
@@ -66,8 +71,27 @@ def _meta(arena, plan, started):
                  "cold_starts": plan.cold_starts, "steps": list(plan.steps),
                  "post_body_lines": plan.body_lines, "ballast_mb": plan.ballast_mb},
         "method": _method(plan),
+        "load_average": {"start": arena.loadavg_at_start, "end": loadavg()},
+        "interference": _interference(arena.raw),
         "warnings": list(WARNINGS),
     }
+
+
+def _interference(raw):
+    """How much of the service's core other processes took during the loads."""
+    shares = [r["foreign_cpu_share"]
+              for kind in ("saturation", "fixed")
+              for per_proto in raw.get(kind, {}).values()
+              for per_twin in per_proto.values()
+              for results in per_twin.values() for r in results]
+    shares += [r["foreign_cpu_share"] for rs in raw.get("ballast", {}).values() for r in rs]
+    if not shares:
+        return None
+    out = {"mean": sum(shares) / len(shares), "max": max(shares), "loads": len(shares)}
+    if out["max"] > 0.05:
+        warn(f"other processes took up to {out['max']:.0%} (mean {out['mean']:.0%}) of the "
+             "service core during loads: the load figures are disturbed")
+    return out
 
 
 def _method(plan):

@@ -76,10 +76,13 @@ class Targets:
         raise ValueError(scenario)
 
 
-def run_block(oha, service, targets, scenario, protocols, seconds, warmup_s, rates=None):
+def run_block(oha, service, targets, scenario, protocols, seconds, warmup_s, rates=None,
+              reset=lambda: None):
     """All protocols of one scenario on one fresh service.
 
     rates None: saturation; else {protocol: req/s} for the fixed-rate runs.
+    reset() runs after every load (it removes created rows, so each load starts
+    from the seeded table and repeats no SKU of an earlier load).
     Returns {protocol: result} plus the peak RSS of the block.
     """
     req = targets.request(scenario, service.port)
@@ -87,9 +90,11 @@ def run_block(oha, service, targets, scenario, protocols, seconds, warmup_s, rat
     for proto in protocols:
         h2 = proto == "h2"
         oha.run(seconds=warmup_s, http2=h2, **req)
+        reset()
         rate = rates.get(proto) if rates else None
         results[proto] = measured_load(oha, service, seconds=seconds, http2=h2,
                                        rate=rate, **req)
+        reset()
     return results, service.hwm_kb()
 
 

@@ -57,3 +57,19 @@ def tail(path, n=30):
             return "".join(f.readlines()[-n:])
     except OSError:
         return "(no log)"
+
+
+def core_busy_seconds(core):
+    """Non-idle time of one CPU core since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{core} "):
+                v = [int(x) for x in line.split()[1:]]
+                # user nice system idle iowait irq softirq steal: drop idle, iowait
+                return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
+    return 0.0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
