@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"math"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -66,8 +64,8 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		}
 		return n
 	}
-	ms := func(name, def string, min int64) time.Duration {
-		return time.Duration(integer(name, def, min, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
+	ms := func(name, def string) time.Duration {
+		return time.Duration(integer(name, def, 1, maxDurationMS)) * time.Millisecond
 	}
 
 	c.Listen = addr("OVERKILL_LISTEN", "0.0.0.0:8080")
@@ -85,29 +83,18 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 			}
 		}
 	}
-	c.DBPoolSize = int32(integer("OVERKILL_DB_POOL_SIZE", "16", 1, 10_000))
-	c.RequestTimeout = ms("OVERKILL_REQUEST_TIMEOUT_MS", "30000", 1)
-	c.HeaderReadTimeout = ms("OVERKILL_HEADER_READ_TIMEOUT_MS", "10000", 1)
-	c.MaxBodyBytes = integer("OVERKILL_MAX_BODY_BYTES", "1048576", 1, 1<<40)
+	c.DBPoolSize = int32(integer("OVERKILL_DB_POOL_SIZE", "16", 1, 1024))
+	c.RequestTimeout = ms("OVERKILL_REQUEST_TIMEOUT_MS", "30000")
+	c.HeaderReadTimeout = ms("OVERKILL_HEADER_READ_TIMEOUT_MS", "10000")
+	c.MaxBodyBytes = integer("OVERKILL_MAX_BODY_BYTES", "1048576", 1, 1<<30)
 	c.MaxConnections = int(integer("OVERKILL_MAX_CONNECTIONS", "1024", 1, 1_000_000))
 	c.MaxConcurrentRequests = int(integer("OVERKILL_MAX_CONCURRENT_REQUESTS", "512", 1, 1_000_000))
-	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000", 0)
+	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000")
 	lvl := get("OVERKILL_LOG_LEVEL", "info")
-	switch strings.ToLower(lvl) {
-	case "trace", "debug":
-		c.LogLevel = slog.LevelDebug
-	case "info":
-		c.LogLevel = slog.LevelInfo
-	case "warn", "warning":
-		c.LogLevel = slog.LevelWarn
-	case "error":
-		c.LogLevel = slog.LevelError
-	case "off":
-		c.LogOff = true
-	default:
-		if err == nil {
-			err = &configError{"OVERKILL_LOG_LEVEL", lvl, "must be one of trace, debug, info, warn, error, off"}
-		}
+	if level, off, ok := parseLogLevel(lvl); ok {
+		c.LogLevel, c.LogOff = level, off
+	} else if err == nil {
+		err = &configError{"OVERKILL_LOG_LEVEL", lvl, "must be a log filter such as info or overkill=debug,warn"}
 	}
 	if err != nil {
 		return nil, err
@@ -115,19 +102,46 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// checkAddr validates a host:port listen address ("" when fine).
+// maxDurationMS is the longest duration setting accepted: one day.
+const maxDurationMS = 86_400_000
+
+// checkAddr validates an IP:port listen address ("" when fine).
 func checkAddr(v string) string {
-	if _, err := netip.ParseAddrPort(v); err == nil {
-		return ""
-	}
-	host, port, err := net.SplitHostPort(v)
-	if err != nil || host == "" {
-		return "must be a socket address such as 0.0.0.0:8080"
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p > math.MaxUint16 {
-		return "port must be an integer between 0 and 65535"
+	if ap, err := netip.ParseAddrPort(v); err != nil || ap.Addr().Zone() != "" {
+		return "must be an IP:port address such as 0.0.0.0:8080"
 	}
 	return ""
+}
+
+// parseLogLevel accepts the filter syntax the Rust service documents:
+// comma-separated "level" or "target=level" items, levels trace, debug,
+// info, warn, error, off. slog has no targets, so the most verbose level
+// named wins; "off" alone silences logging.
+func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
+	levels := map[string]slog.Level{
+		"trace": slog.LevelDebug, "debug": slog.LevelDebug, "info": slog.LevelInfo,
+		"warn": slog.LevelWarn, "error": slog.LevelError,
+	}
+	level, off = slog.LevelError+1, true
+	for _, item := range strings.Split(v, ",") {
+		parts := strings.Split(item, "=")
+		if len(parts) > 2 {
+			return 0, false, false
+		}
+		name := strings.ToLower(parts[len(parts)-1])
+		if name == "off" {
+			continue
+		}
+		l, known := levels[name]
+		if !known {
+			return 0, false, false
+		}
+		off = false
+		if l < level {
+			level = l
+		}
+	}
+	return level, off, true
 }
 
 // redact hides the password of a database URL in messages.

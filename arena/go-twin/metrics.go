@@ -47,7 +47,7 @@ func newRegistry(pool *pgxpool.Pool) (*prometheus.Registry, *httpMetrics) {
 		version = bi.Main.Version
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "overkill_build_info",
+		Name:        "build_info",
 		Help:        "Build information of the running service.",
 		ConstLabels: prometheus.Labels{"service": "go-twin", "version": version, "goversion": goVersion()},
 	})
@@ -109,7 +109,9 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.pool.Stat()
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	k := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	k := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	g(c.max, float64(s.MaxConns()))
 	g(c.total, float64(s.TotalConns()))
 	g(c.idle, float64(s.IdleConns()))

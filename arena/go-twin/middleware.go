@@ -118,7 +118,7 @@ func limitConcurrency(next http.Handler, max int) http.Handler {
 			defer func() { <-sem }()
 			next.ServeHTTP(w, r)
 		default:
-			httpx.WriteProblem(w, r, httpx.Unavailable("too many concurrent requests"))
+			httpx.WriteProblem(w, r, httpx.Unavailable("too many requests in flight; retry shortly"))
 		}
 	})
 }
@@ -127,6 +127,9 @@ func limitConcurrency(next http.Handler, max int) http.Handler {
 // httpx.ErrRequestTimeout; handlers turn it into a 503 timeout problem.
 func withTimeout(next http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := httpx.InfoFrom(r.Context()); info != nil {
+			info.Timeout = d
+		}
 		ctx, cancel := context.WithTimeoutCause(r.Context(), d, httpx.ErrRequestTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -140,7 +143,7 @@ type router struct{ mux *http.ServeMux }
 
 func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != cleanPath(r.URL.Path) {
-		httpx.WriteProblem(w, r, httpx.NotFound("no route for "+r.URL.Path))
+		httpx.WriteProblem(w, r, httpx.NotFound("no resource at "+r.URL.Path))
 		return
 	}
 	fw := &fallbackWriter{ResponseWriter: w, r: r}
@@ -191,10 +194,10 @@ func (w *fallbackWriter) WriteHeader(code int) {
 			h.Del("Content-Type")
 			h.Del("X-Content-Type-Options")
 			if code == http.StatusMethodNotAllowed {
-				httpx.WriteProblem(w.ResponseWriter, w.r, httpx.MethodNotAllowed(w.r.Method))
+				httpx.WriteProblem(w.ResponseWriter, w.r, httpx.MethodNotAllowed(w.r.URL.Path))
 			} else {
 				h.Del("Allow")
-				httpx.WriteProblem(w.ResponseWriter, w.r, httpx.NotFound("no route for "+w.r.URL.Path))
+				httpx.WriteProblem(w.ResponseWriter, w.r, httpx.NotFound("no resource at "+w.r.URL.Path))
 			}
 			return
 		}

@@ -5,36 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// RequireContentType returns a 415 problem unless the request's media type is
-// one of allowed (parameters such as charset are ignored).
+// RequireContentType returns a 415 problem unless the request's media type
+// (the part before any ';' parameters, case-insensitive) is one of allowed.
 func RequireContentType(r *http.Request, allowed ...string) *Problem {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return UnsupportedMediaType("missing Content-Type; expected " + strings.Join(allowed, " or "))
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil {
+	if ct, ok := r.Header["Content-Type"]; ok && len(ct) > 0 {
+		essence, _, _ := strings.Cut(ct[0], ";")
+		essence = strings.TrimSpace(essence)
 		for _, a := range allowed {
-			if mt == a {
+			if strings.EqualFold(essence, a) {
 				return nil
 			}
 		}
 	}
-	return UnsupportedMediaType("Content-Type must be " + strings.Join(allowed, " or "))
+	return UnsupportedMediaType("send the body as " + strings.Join(allowed, " or "))
 }
 
 // ReadBody reads the whole request body, enforcing limit (413) and the request
 // deadline (503 timeout).
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
 	if r.ContentLength > limit {
-		return nil, PayloadTooLarge(limit)
+		return nil, PayloadTooLarge()
 	}
 	rc := http.NewResponseController(w)
 	if dl, ok := r.Context().Deadline(); ok {
@@ -47,11 +43,11 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
-			return nil, PayloadTooLarge(limit)
+			return nil, PayloadTooLarge()
 		case TimedOut(r.Context()), isTimeout(err):
-			return nil, Timeout()
+			return nil, Timeout(RequestTimeout(r.Context()))
 		default:
-			return nil, MalformedJSON("could not read the request body")
+			return nil, MalformedJSON("the request body could not be read")
 		}
 	}
 	return body, nil
@@ -73,34 +69,34 @@ type Member struct {
 // a non-object) is a malformed-json problem.
 func ParseObject(body []byte) ([]Member, *Problem) {
 	if !utf8.Valid(body) {
-		return nil, MalformedJSON("request body is not valid UTF-8")
+		return nil, MalformedJSON("the body is not valid JSON: invalid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, MalformedJSON("request body is not valid JSON")
+		return nil, MalformedJSON("the body is not valid JSON")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, MalformedJSON("request body must be a JSON object")
+		return nil, MalformedJSON("the body must be a JSON object")
 	}
 	var members []Member
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
-			return nil, MalformedJSON("request body is not valid JSON")
+			return nil, MalformedJSON("the body is not valid JSON")
 		}
 		key, _ := kt.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, MalformedJSON("request body is not valid JSON")
+			return nil, MalformedJSON("the body is not valid JSON")
 		}
 		members = append(members, Member{Key: key, Value: raw})
 	}
 	if _, err := dec.Token(); err != nil { // closing '}'
-		return nil, MalformedJSON("request body is not valid JSON")
+		return nil, MalformedJSON("the body is not valid JSON")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, MalformedJSON("request body has trailing data after the JSON object")
+		return nil, MalformedJSON("the body is not valid JSON: trailing characters")
 	}
 	return members, nil
 }

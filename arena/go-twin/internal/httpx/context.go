@@ -5,11 +5,20 @@ package httpx
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrRequestTimeout is the cause attached to a request context whose
 // configured request timeout elapsed.
 var ErrRequestTimeout = errors.New("request timeout")
+
+// RequestTimeout returns the configured timeout of the request ctx belongs to.
+func RequestTimeout(ctx context.Context) time.Duration {
+	if info := InfoFrom(ctx); info != nil {
+		return info.Timeout
+	}
+	return 0
+}
 
 // Info is per-request metadata shared between middleware and handlers. It is
 // mutable so that the router can record the matched route for the outer
@@ -17,6 +26,7 @@ var ErrRequestTimeout = errors.New("request timeout")
 type Info struct {
 	RequestID string
 	Route     string
+	Timeout   time.Duration // the request timeout in force, for the timeout problem
 }
 
 type infoKey struct{}

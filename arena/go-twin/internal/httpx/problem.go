@@ -3,6 +3,7 @@ package httpx
 import (
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // FieldError names one invalid field or query parameter.
@@ -65,31 +66,31 @@ func UnknownField(field string) *Problem {
 }
 
 func InvalidParameter(errs []FieldError) *Problem {
-	return &Problem{Slug: "invalid-parameter", Title: "Invalid query parameter", Status: http.StatusBadRequest,
-		Detail: countDetail(len(errs), "query parameter"), Errors: errs}
+	return &Problem{Slug: "invalid-parameter", Title: "Invalid parameter", Status: http.StatusBadRequest,
+		Detail: summary(errs, "parameter"), Errors: errs}
 }
 
 func NotFound(detail string) *Problem {
 	return &Problem{Slug: "not-found", Title: "Not found", Status: http.StatusNotFound, Detail: detail}
 }
 
-func MethodNotAllowed(method string) *Problem {
+func MethodNotAllowed(path string) *Problem {
 	return &Problem{Slug: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
-		Detail: fmt.Sprintf("method %s is not allowed on this resource", method)}
+		Detail: path + " does not support this method; see the Allow header"}
 }
 
 func Conflict(detail string) *Problem {
 	return &Problem{Slug: "conflict", Title: "Conflict", Status: http.StatusConflict, Detail: detail}
 }
 
-func PreconditionFailed() *Problem {
+func PreconditionFailed(detail string) *Problem {
 	return &Problem{Slug: "precondition-failed", Title: "Precondition failed", Status: http.StatusPreconditionFailed,
-		Detail: "If-Match does not match the current ETag"}
+		Detail: detail}
 }
 
-func PayloadTooLarge(limit int64) *Problem {
+func PayloadTooLarge() *Problem {
 	return &Problem{Slug: "payload-too-large", Title: "Payload too large", Status: http.StatusRequestEntityTooLarge,
-		Detail: fmt.Sprintf("request body exceeds %d bytes", limit)}
+		Detail: "the request body is larger than the service accepts"}
 }
 
 func UnsupportedMediaType(detail string) *Problem {
@@ -99,26 +100,27 @@ func UnsupportedMediaType(detail string) *Problem {
 
 func Validation(errs []FieldError) *Problem {
 	return &Problem{Slug: "validation-error", Title: "Validation failed", Status: http.StatusUnprocessableEntity,
-		Detail: countDetail(len(errs), "field"), Errors: errs}
+		Detail: summary(errs, "field"), Errors: errs}
 }
 
 func Internal() *Problem {
 	return &Problem{Slug: "internal", Title: "Internal server error", Status: http.StatusInternalServerError,
-		Detail: "an unexpected error occurred"}
+		Detail: "the server failed to handle the request; quote the request id when reporting it"}
 }
 
 func Unavailable(detail string) *Problem {
 	return &Problem{Slug: "unavailable", Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: detail}
 }
 
-func Timeout() *Problem {
-	return &Problem{Slug: "timeout", Title: "Request timeout", Status: http.StatusServiceUnavailable,
-		Detail: "the request exceeded the request timeout"}
+func Timeout(limit time.Duration) *Problem {
+	return &Problem{Slug: "timeout", Title: "Request timed out", Status: http.StatusServiceUnavailable,
+		Detail: fmt.Sprintf("the request took longer than %d ms", limit.Milliseconds())}
 }
 
-func countDetail(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s is invalid", noun)
+// summary is "field: message" for one error, "N <noun>s are invalid" for more.
+func summary(errs []FieldError, noun string) string {
+	if len(errs) == 1 {
+		return errs[0].Field + ": " + errs[0].Message
 	}
-	return fmt.Sprintf("%d %ss are invalid", n, noun)
+	return fmt.Sprintf("%d %ss are invalid", len(errs), noun)
 }

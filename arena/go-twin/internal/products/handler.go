@@ -58,23 +58,23 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &prob):
 	case errors.Is(err, ErrNotFound):
-		prob = httpx.NotFound("product not found")
+		prob = notFound(r)
 	case errors.Is(err, ErrDuplicateSKU):
 		prob = httpx.Conflict("a product with this sku already exists")
 	case httpx.TimedOut(r.Context()):
-		prob = httpx.Timeout()
+		prob = httpx.Timeout(httpx.RequestTimeout(r.Context()))
 	case errors.As(err, &pgErr):
 		if unavailableSQLState(pgErr.Code) {
-			prob = httpx.Unavailable("the database is unavailable")
+			prob = httpx.Unavailable("the database is unavailable; retry shortly")
 		} else {
 			h.log.ErrorContext(r.Context(), "database error", "error", err, "request_id", httpx.RequestID(r.Context()))
 			prob = httpx.Internal()
 		}
 	case isConnectivity(err), errors.Is(err, context.Canceled):
-		prob = httpx.Unavailable("the database is unavailable")
+		prob = httpx.Unavailable("the database is unavailable; retry shortly")
 	default:
 		h.log.ErrorContext(r.Context(), "unexpected error", "error", err, "request_id", httpx.RequestID(r.Context()))
-		prob = httpx.Unavailable("the database is unavailable")
+		prob = httpx.Unavailable("the database is unavailable; retry shortly")
 	}
 	httpx.WriteProblem(w, r, prob)
 }
@@ -93,6 +93,14 @@ func isConnectivity(err error) bool {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err)
+}
+
+func notFound(r *http.Request) *httpx.Problem {
+	return httpx.NotFound("there is no product with id " + r.PathValue("id"))
+}
+
+func stale(cur *Product) *httpx.Problem {
+	return httpx.PreconditionFailed("the product is at ETag " + cur.ETag() + "; fetch it and retry")
 }
 
 func parseID(r *http.Request) (int64, bool) {
@@ -134,7 +142,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	id, ok := parseID(r)
 	if !ok {
-		httpx.WriteProblem(w, r, httpx.NotFound("product not found"))
+		httpx.WriteProblem(w, r, notFound(r))
 		return
 	}
 	prod, err := h.store.Get(r.Context(), id)
@@ -167,88 +175,85 @@ func ifMatch(r *http.Request) (string, bool) {
 	return joined, true
 }
 
+// patch applies a JSON merge patch. Order of checks: media type, size and
+// JSON shape; the product (404); If-Match (412); then the fields (400/422).
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
-	id, ok := parseID(r)
-	if !ok {
-		httpx.WriteProblem(w, r, httpx.NotFound("product not found"))
-		return
-	}
 	members, p := h.readObject(w, r, "application/merge-patch+json", "application/json")
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
 	}
-	patch, p := ParsePatch(members)
-	if p != nil {
-		httpx.WriteProblem(w, r, p)
+	id, ok := parseID(r)
+	if !ok {
+		httpx.WriteProblem(w, r, notFound(r))
 		return
 	}
 	cond, conditional := ifMatch(r)
-	// "*" matches any existing product, so it does not pin a version.
-	pinned := conditional && !isWildcard(cond)
 	ctx := r.Context()
-	for attempt := 0; attempt < patchAttempts; attempt++ {
-		cur, err := h.store.Get(ctx, id)
-		if err != nil {
-			h.fail(w, r, err)
+	cur, err := h.store.Get(ctx, id)
+	for attempt := 0; err == nil && attempt < patchAttempts; attempt++ {
+		if conditional && !etagMatches(cond, cur.ETag(), false) {
+			httpx.WriteProblem(w, r, stale(&cur))
 			return
 		}
-		if pinned && !etagMatches(cond, cur.ETag(), false) {
-			httpx.WriteProblem(w, r, httpx.PreconditionFailed())
+		patch, p := ParsePatch(members)
+		if p != nil {
+			httpx.WriteProblem(w, r, p)
 			return
 		}
 		next := cur
 		patch.Apply(&next)
-		updated, err := h.store.Update(ctx, &next, cur.Version, Now())
+		var updated Product
+		updated, err = h.store.Update(ctx, &next, cur.Version, Now())
 		if err == nil {
 			writeProduct(w, http.StatusOK, &updated)
 			return
 		}
 		if !errors.Is(err, ErrStale) {
-			h.fail(w, r, err)
+			break
+		}
+		// Lost a race: someone changed or deleted it since we read it.
+		cur, err = h.store.Get(ctx, id)
+		if err == nil && conditional {
+			httpx.WriteProblem(w, r, stale(&cur))
 			return
 		}
-		if pinned {
-			// Someone else won the race: 412, or 404 if they deleted it.
-			exists, err := h.store.Exists(ctx, id)
-			switch {
-			case err != nil:
-				h.fail(w, r, err)
-			case !exists:
-				httpx.WriteProblem(w, r, httpx.NotFound("product not found"))
-			default:
-				httpx.WriteProblem(w, r, httpx.PreconditionFailed())
-			}
-			return
-		}
-		// Unconditional patch lost a race: re-read and re-apply.
 	}
-	httpx.WriteProblem(w, r, httpx.Unavailable("too much contention on this product; retry"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteProblem(w, r, httpx.Conflict("the product is changing too often to apply the patch; retry"))
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	id, ok := parseID(r)
 	if !ok {
-		httpx.WriteProblem(w, r, httpx.NotFound("product not found"))
+		httpx.WriteProblem(w, r, notFound(r))
 		return
 	}
 	ctx := r.Context()
-	cond, conditional := ifMatch(r)
 	var versions []int64
-	if conditional && !isWildcard(cond) {
-		versions = versionsFor(cond, id)
-		if versions == nil {
-			versions = []int64{} // no tag can match: delete nothing, then tell 412 from 404
+	if cond, conditional := ifMatch(r); conditional {
+		cur, err := h.store.Get(ctx, id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
 		}
+		if !etagMatches(cond, cur.ETag(), false) {
+			httpx.WriteProblem(w, r, stale(&cur))
+			return
+		}
+		versions = []int64{cur.Version}
 	}
 	err := h.store.Delete(ctx, id, versions)
 	if errors.Is(err, ErrNotFound) && versions != nil {
-		exists, xerr := h.store.Exists(ctx, id)
-		switch {
-		case xerr != nil:
-			err = xerr
-		case exists:
-			err = httpx.PreconditionFailed()
+		// Nothing deleted: gone (404), or changed since we read it (412).
+		if cur, gerr := h.store.Get(ctx, id); gerr == nil {
+			httpx.WriteProblem(w, r, stale(&cur))
+			return
+		} else if !errors.Is(gerr, ErrNotFound) {
+			err = gerr
 		}
 	}
 	if err != nil {
@@ -259,22 +264,27 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	// A repeated parameter takes its last value.
+	query := r.URL.Query()
+	q := make(map[string]string, len(query))
+	for k, v := range query {
+		q[k] = v[len(v)-1]
+	}
 	var errs []httpx.FieldError
 	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
 
 	limit := defaultLimit
 	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v[0])
+		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
-			bad("limit", "must be an integer between 1 and 100")
+			bad("limit", "must be an integer from 1 to 100")
 		} else {
 			limit = n
 		}
 	}
 	sort := SortCreatedAt
 	if v, ok := q["sort"]; ok {
-		s, valid := parseSort(v[0])
+		s, valid := parseSort(v)
 		if !valid {
 			bad("sort", "must be one of created_at, -created_at, price, -price, name")
 		} else {
@@ -283,10 +293,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var f Filter
 	if v, ok := q["q"]; ok {
-		if utf8.RuneCountInString(v[0]) > maxQLen {
+		if utf8.RuneCountInString(v) > maxQLen {
 			bad("q", "must be at most 200 characters")
 		} else {
-			f.Q = foldLower(v[0])
+			f.Q = foldLower(v)
 		}
 	}
 	priceParam := func(name string) *int64 {
@@ -294,9 +304,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil
 		}
-		n, err := strconv.ParseInt(v[0], 10, 64)
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > maxPriceMinor {
-			bad(name, "must be an integer between 0 and 1000000000000")
+			bad(name, "must be an integer from 0 to 1000000000000")
 			return nil
 		}
 		return &n
@@ -304,7 +314,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	f.MinPrice = priceParam("min_price")
 	f.MaxPrice = priceParam("max_price")
 	if v, ok := q["in_stock"]; ok {
-		switch v[0] {
+		switch v {
 		case "true":
 			f.InStock = true
 		case "false":
@@ -314,16 +324,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var after *position
 	if v, ok := q["cursor"]; ok {
-		c, err := decodeCursor(v[0])
-		if err != nil {
-			bad("cursor", err.Error())
-		} else if len(errs) == 0 {
-			pos, err := c.position(sort, f)
-			if err != nil {
-				bad("cursor", err.Error())
-			} else {
+		// Checked against the sort and filters as parsed (defaults where invalid).
+		c, err := decodeCursor(v)
+		if err == nil {
+			var pos position
+			if pos, err = c.position(sort, f); err == nil {
 				after = &pos
 			}
+		}
+		if err != nil {
+			bad("cursor", "is not a cursor this query returned; start again without it")
 		}
 	}
 	if len(errs) > 0 {

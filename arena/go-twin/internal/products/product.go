@@ -64,22 +64,3 @@ func etagMatches(header, etag string, weak bool) bool {
 	}
 	return false
 }
-
-// isWildcard reports whether an If-Match header value is "*".
-func isWildcard(header string) bool { return strings.TrimSpace(header) == "*" }
-
-// versionsFor extracts the versions named by strong tags "<id>-<v>" for id.
-func versionsFor(header string, id int64) []int64 {
-	prefix := `"` + strconv.FormatInt(id, 10) + "-"
-	var out []int64
-	for _, part := range strings.Split(header, ",") {
-		tag := strings.TrimSpace(part)
-		if !strings.HasPrefix(tag, prefix) || !strings.HasSuffix(tag, `"`) || len(tag) <= len(prefix)+1 {
-			continue
-		}
-		if v, err := strconv.ParseInt(tag[len(prefix):len(tag)-1], 10, 64); err == nil && v > 0 {
-			out = append(out, v)
-		}
-	}
-	return out
-}

@@ -21,7 +21,7 @@ var (
 
 // schemaLockKey serialises schema creation across replicas (and with the Rust
 // service when both share a database).
-const schemaLockKey int64 = 0x6f766b696c6c // "ovkill"
+const schemaLockKey int64 = 0x6f7665726b696c6c // "overkill", the Rust service's migration lock
 
 var schemaStatements = []string{
 	`CREATE TABLE IF NOT EXISTS products (
@@ -151,7 +151,7 @@ RETURNING `+columns,
 	return out, err
 }
 
-// Delete removes the product; with versions non-empty only if its version is
+// Delete removes the product; with versions non-nil only if its version is
 // one of them. ErrNotFound when nothing was deleted.
 func (s *Store) Delete(ctx context.Context, id int64, versions []int64) error {
 	if err := s.EnsureSchema(ctx); err != nil {
@@ -171,13 +171,6 @@ func (s *Store) Delete(ctx context.Context, id int64, versions []int64) error {
 		return ErrNotFound
 	}
 	return nil
-}
-
-// Exists reports whether a product with id exists.
-func (s *Store) Exists(ctx context.Context, id int64) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)`, id).Scan(&ok)
-	return ok, err
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

@@ -3,7 +3,6 @@ package products
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -20,11 +19,12 @@ const (
 	maxStock          = 1_000_000_000
 )
 
-// Writable fields in the order errors are reported.
-var writableFields = []string{"sku", "name", "description", "price_minor", "currency", "stock"}
+// Mutable fields, in the order their errors are reported.
+var mutableFields = []string{"name", "description", "price_minor", "currency", "stock"}
 
-// Server-managed fields: unknown on create, a 422 on patch.
-var readOnlyFields = []string{"id", "version", "created_at", "updated_at"}
+// Fields a patch may not touch (a 422 each), in the order they are reported.
+// On create, all but sku are unknown fields.
+var readOnlyFields = []string{"id", "sku", "version", "created_at", "updated_at"}
 
 func isOneOf(key string, set []string) bool {
 	for _, s := range set {
@@ -34,6 +34,17 @@ func isOneOf(key string, set []string) bool {
 	}
 	return false
 }
+
+const (
+	msgRequired    = "is required"
+	msgReadOnly    = "is read-only"
+	msgSKU         = "must be 1–64 characters of A-Z, a-z, 0-9, '.', '_' or '-'"
+	msgName        = "must be a string of 1–200 characters, not blank"
+	msgDescription = "must be a string of at most 2000 characters, or null"
+	msgPrice       = "must be an integer from 0 to 1000000000000"
+	msgStock       = "must be an integer from 0 to 1000000000"
+	msgCurrency    = "must be an ISO 4217 currency code such as EUR"
+)
 
 // NewProduct is a validated create request.
 type NewProduct struct {
@@ -77,13 +88,22 @@ func (pt *Patch) Apply(p *Product) {
 // fieldSet is the last value of each member (duplicate keys: last wins).
 type fieldSet map[string]json.RawMessage
 
+// toFieldSet rejects the first unknown member in key order (byte-wise), as
+// a sorted JSON map would find it, and indexes the rest.
 func toFieldSet(members []httpx.Member, known func(string) bool) (fieldSet, *httpx.Problem) {
 	fs := make(fieldSet, len(members))
+	unknown := ""
 	for _, m := range members {
 		if !known(m.Key) {
-			return nil, httpx.UnknownField(m.Key)
+			if unknown == "" || m.Key < unknown {
+				unknown = m.Key
+			}
+			continue
 		}
 		fs[m.Key] = m.Value
+	}
+	if unknown != "" {
+		return nil, httpx.UnknownField(unknown)
 	}
 	return fs, nil
 }
@@ -104,60 +124,59 @@ func (c *collector) problem() *httpx.Problem {
 // ParseCreate validates a POST body.
 func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
 	var np NewProduct
-	fs, p := toFieldSet(members, func(k string) bool { return isOneOf(k, writableFields) })
+	fs, p := toFieldSet(members, func(k string) bool { return k == "sku" || isOneOf(k, mutableFields) })
 	if p != nil {
 		return np, p
 	}
 	var c collector
-	for _, f := range writableFields {
-		raw, ok := fs[f]
-		if !ok || (isNull(raw) && f != "description") {
-			if f != "description" {
-				if ok {
-					c.add(f, "must not be null")
-				} else {
-					c.add(f, "is required")
-				}
-			}
-			continue
+	required := func(field string) (json.RawMessage, bool) {
+		raw, ok := fs[field]
+		if !ok || isNull(raw) {
+			c.add(field, msgRequired)
+			return nil, false
 		}
-		switch f {
-		case "sku":
-			if s, msg := checkSKU(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				np.SKU = s
-			}
-		case "name":
-			if s, msg := checkName(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				np.Name = s
-			}
-		case "description":
-			if d, msg := checkDescription(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				np.Description = d
-			}
-		case "price_minor":
-			if v, msg := checkInt(raw, maxPriceMinor); msg != "" {
-				c.add(f, msg)
-			} else {
-				np.PriceMinor = v
-			}
-		case "currency":
-			if s, msg := checkCurrency(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				np.Currency = s
-			}
-		case "stock":
-			if v, msg := checkInt(raw, maxStock); msg != "" {
-				c.add(f, msg)
-			} else {
-				np.Stock = v
-			}
+		return raw, true
+	}
+	if raw, ok := required("sku"); ok {
+		if s, ok := checkSKU(raw); ok {
+			np.SKU = s
+		} else {
+			c.add("sku", msgSKU)
+		}
+	}
+	if raw, ok := required("name"); ok {
+		if s, ok := checkName(raw); ok {
+			np.Name = s
+		} else {
+			c.add("name", msgName)
+		}
+	}
+	if raw, ok := fs["description"]; ok {
+		if d, ok := checkDescription(raw); ok {
+			np.Description = d
+		} else {
+			c.add("description", msgDescription)
+		}
+	}
+	if raw, ok := required("price_minor"); ok {
+		if v, ok := checkInt(raw, maxPriceMinor); ok {
+			np.PriceMinor = v
+		} else {
+			c.add("price_minor", msgPrice)
+		}
+	}
+	if raw, ok := required("currency"); ok {
+		if s, ok := checkCurrency(raw); ok {
+			np.Currency = s
+		} else {
+			c.add("currency", msgCurrency)
+		}
+	}
+	if raw, ok := required("stock"); ok {
+		if v, ok := checkInt(raw, maxStock); ok {
+			np.Stock = v
+		} else {
+			c.add("stock", msgStock)
 		}
 	}
 	return np, c.problem()
@@ -167,63 +186,50 @@ func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
 func ParsePatch(members []httpx.Member) (Patch, *httpx.Problem) {
 	var pt Patch
 	fs, p := toFieldSet(members, func(k string) bool {
-		return isOneOf(k, writableFields) || isOneOf(k, readOnlyFields)
+		return isOneOf(k, mutableFields) || isOneOf(k, readOnlyFields)
 	})
 	if p != nil {
 		return pt, p
 	}
 	var c collector
-	for _, f := range writableFields {
-		raw, ok := fs[f]
-		if !ok {
-			continue
-		}
-		if f == "sku" {
-			c.add(f, "is immutable and cannot be changed")
-			continue
-		}
-		if f == "description" {
-			if d, msg := checkDescription(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				pt.SetDescription, pt.Description = true, d
-			}
-			continue
-		}
-		if isNull(raw) {
-			c.add(f, "must not be null")
-			continue
-		}
-		switch f {
-		case "name":
-			if s, msg := checkName(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				pt.Name = &s
-			}
-		case "price_minor":
-			if v, msg := checkInt(raw, maxPriceMinor); msg != "" {
-				c.add(f, msg)
-			} else {
-				pt.PriceMinor = &v
-			}
-		case "currency":
-			if s, msg := checkCurrency(raw); msg != "" {
-				c.add(f, msg)
-			} else {
-				pt.Currency = &s
-			}
-		case "stock":
-			if v, msg := checkInt(raw, maxStock); msg != "" {
-				c.add(f, msg)
-			} else {
-				pt.Stock = &v
-			}
-		}
-	}
 	for _, f := range readOnlyFields {
 		if _, ok := fs[f]; ok {
-			c.add(f, "is read-only")
+			c.add(f, msgReadOnly)
+		}
+	}
+	if raw, ok := fs["name"]; ok {
+		if s, ok := checkName(raw); ok {
+			pt.Name = &s
+		} else {
+			c.add("name", msgName)
+		}
+	}
+	if raw, ok := fs["description"]; ok {
+		if d, ok := checkDescription(raw); ok {
+			pt.SetDescription, pt.Description = true, d
+		} else {
+			c.add("description", msgDescription)
+		}
+	}
+	if raw, ok := fs["price_minor"]; ok {
+		if v, ok := checkInt(raw, maxPriceMinor); ok {
+			pt.PriceMinor = &v
+		} else {
+			c.add("price_minor", msgPrice)
+		}
+	}
+	if raw, ok := fs["currency"]; ok {
+		if s, ok := checkCurrency(raw); ok {
+			pt.Currency = &s
+		} else {
+			c.add("currency", msgCurrency)
+		}
+	}
+	if raw, ok := fs["stock"]; ok {
+		if v, ok := checkInt(raw, maxStock); ok {
+			pt.Stock = &v
+		} else {
+			c.add("stock", msgStock)
 		}
 	}
 	return pt, c.problem()
@@ -243,76 +249,58 @@ func asString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-func checkSKU(raw json.RawMessage) (string, string) {
+func checkSKU(raw json.RawMessage) (string, bool) {
 	s, ok := asString(raw)
-	if !ok {
-		return "", "must be a string"
-	}
-	const msg = "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'"
-	if len(s) < 1 || len(s) > maxSKULen {
-		return "", msg
+	if !ok || len(s) < 1 || len(s) > maxSKULen {
+		return "", false
 	}
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_' || ch == '-') {
-			return "", msg
+			return "", false
 		}
 	}
-	return s, ""
+	return s, true
 }
 
-func checkName(raw json.RawMessage) (string, string) {
+// checkName: 1–200 Unicode scalar values, not only whitespace.
+func checkName(raw json.RawMessage) (string, bool) {
 	s, ok := asString(raw)
-	if !ok {
-		return "", "must be a string"
+	if !ok || utf8.RuneCountInString(s) > maxNameLen || strings.TrimFunc(s, unicode.IsSpace) == "" {
+		return "", false
 	}
-	if n := utf8.RuneCountInString(s); n < 1 || n > maxNameLen {
-		return "", fmt.Sprintf("must be 1-%d characters", maxNameLen)
-	}
-	if strings.TrimFunc(s, unicode.IsSpace) == "" {
-		return "", "must not be only whitespace"
-	}
-	return s, ""
+	return s, true
 }
 
-func checkDescription(raw json.RawMessage) (*string, string) {
+// checkDescription: null (clears) or a string of at most 2000 characters.
+func checkDescription(raw json.RawMessage) (*string, bool) {
 	if isNull(raw) {
-		return nil, ""
+		return nil, true
 	}
 	s, ok := asString(raw)
-	if !ok {
-		return nil, "must be a string or null"
+	if !ok || utf8.RuneCountInString(s) > maxDescriptionLen {
+		return nil, false
 	}
-	if utf8.RuneCountInString(s) > maxDescriptionLen {
-		return nil, fmt.Sprintf("must be at most %d characters", maxDescriptionLen)
-	}
-	return &s, ""
+	return &s, true
 }
 
-func checkCurrency(raw json.RawMessage) (string, string) {
+func checkCurrency(raw json.RawMessage) (string, bool) {
 	s, ok := asString(raw)
-	if !ok {
-		return "", "must be a string"
+	if !ok || !validCurrency(s) {
+		return "", false
 	}
-	if !validCurrency(s) {
-		return "", "must be a current ISO 4217 currency code"
-	}
-	return s, ""
+	return s, true
 }
 
 // checkInt accepts a JSON integer (no fraction or exponent) in 0..=max.
-func checkInt(raw json.RawMessage, max int64) (int64, string) {
+func checkInt(raw json.RawMessage, max int64) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
-	rangeMsg := fmt.Sprintf("must be an integer between 0 and %d", max)
-	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
-		return 0, "must be an integer"
-	}
-	if bytes.ContainsAny(raw, ".eE") {
-		return 0, "must be an integer"
+	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') || bytes.ContainsAny(raw, ".eE") {
+		return 0, false
 	}
 	v, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || v < 0 || v > max {
-		return 0, rangeMsg
+		return 0, false
 	}
-	return v, ""
+	return v, true
 }
