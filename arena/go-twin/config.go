@@ -33,6 +33,9 @@ type Config struct {
 type configError struct{ name, value, reason string }
 
 func (e *configError) Error() string {
+	if e.name == "DATABASE_URL" { // never echoed: it may hold a password
+		return fmt.Sprintf("invalid configuration: %s: %s", e.name, e.reason)
+	}
 	return fmt.Sprintf("invalid configuration: %s=%q: %s", e.name, e.value, e.reason)
 }
 
@@ -76,10 +79,10 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		case c.DatabaseURL == "":
 			err = &configError{"DATABASE_URL", "", "is required (postgres://user:pass@host:port/db)"}
 		case !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-			err = &configError{"DATABASE_URL", redact(c.DatabaseURL), "must be a postgres:// URL (this service supports PostgreSQL only)"}
+			err = &configError{"DATABASE_URL", "", "must be a postgres:// or postgresql:// URL (this service supports PostgreSQL only)"}
 		default:
 			if _, perr := pgxpool.ParseConfig(c.DatabaseURL); perr != nil {
-				err = &configError{"DATABASE_URL", redact(c.DatabaseURL), "is not a valid PostgreSQL URL"}
+				err = &configError{"DATABASE_URL", "", "is not a valid postgres:// URL (value not shown: it may hold a password)"}
 			}
 		}
 	}
@@ -142,18 +145,4 @@ func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 		}
 	}
 	return level, off, true
-}
-
-// redact hides the password of a database URL in messages.
-func redact(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
-	}
-	userinfo := u[scheme+3 : at]
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		return u[:scheme+3] + userinfo[:i] + ":***" + u[at:]
-	}
-	return u
 }

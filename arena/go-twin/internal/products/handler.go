@@ -46,8 +46,12 @@ type listResponse struct {
 	NextCursor *string   `json:"next_cursor"`
 }
 
+// setETag sets the header under its conventional spelling "ETag" (Go would
+// canonicalise it to "Etag" on HTTP/1.1; clients compare case-insensitively).
+func setETag(w http.ResponseWriter, tag string) { w.Header()["ETag"] = []string{tag} }
+
 func writeProduct(w http.ResponseWriter, status int, p *Product) {
-	w.Header().Set("ETag", p.ETag())
+	setETag(w, p.ETag())
 	httpx.WriteJSON(w, status, p)
 }
 
@@ -153,7 +157,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 {
 		for _, v := range inm {
 			if etagMatches(v, prod.ETag(), true) {
-				w.Header().Set("ETag", prod.ETag())
+				setETag(w, prod.ETag())
 				w.WriteHeader(http.StatusNotModified)
 				return
 			}

@@ -295,7 +295,9 @@ func checkCurrency(raw json.RawMessage) (string, bool) {
 // checkInt accepts a JSON integer (no fraction or exponent) in 0..=max.
 func checkInt(raw json.RawMessage, max int64) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') || bytes.ContainsAny(raw, ".eE") {
+	// Negative numbers are out of range anyway; rejecting the sign also
+	// rejects -0, which serde_json reads as a float.
+	if len(raw) == 0 || raw[0] < '0' || raw[0] > '9' || bytes.ContainsAny(raw, ".eE") {
 		return 0, false
 	}
 	v, err := strconv.ParseInt(string(raw), 10, 64)

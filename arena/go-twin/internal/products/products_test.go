@@ -1,0 +1,91 @@
+package products
+
+import (
+	"testing"
+
+	"overkill/arena/go-twin/internal/httpx"
+)
+
+func members(t *testing.T, body string) []httpx.Member {
+	t.Helper()
+	m, p := httpx.ParseObject([]byte(body))
+	if p != nil {
+		t.Fatalf("ParseObject(%s): %v", body, p)
+	}
+	return m
+}
+
+func TestCreateReportsEveryInvalidField(t *testing.T) {
+	_, p := ParseCreate(members(t, `{"sku":"bad sku","name":"  ","price_minor":-0,"currency":"eur","stock":1.5,"description":7}`))
+	var fields []string
+	for _, e := range p.Errors {
+		fields = append(fields, e.Field)
+	}
+	want := "sku name description price_minor currency stock"
+	if got := join(fields); got != want || p.Status != 422 {
+		t.Fatalf("fields = %q, status %d", got, p.Status)
+	}
+}
+
+func TestUnknownFieldIsFirstInKeyOrder(t *testing.T) {
+	_, p := ParseCreate(members(t, `{"zeta":1,"id":2,"sku":"A"}`))
+	if p == nil || p.Slug != "unknown-field" || p.Field != "id" {
+		t.Fatalf("problem = %+v", p)
+	}
+}
+
+func TestMalformedBodies(t *testing.T) {
+	for _, b := range []string{``, `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}"} {
+		if _, p := httpx.ParseObject([]byte(b)); p == nil || p.Slug != "malformed-json" {
+			t.Errorf("%q: %v", b, p)
+		}
+	}
+}
+
+func TestETagMatching(t *testing.T) {
+	if !etagMatches(`"1-0", "1-1"`, `"1-1"`, false) || etagMatches(`W/"1-1"`, `"1-1"`, false) ||
+		!etagMatches(`W/"1-1"`, `"1-1"`, true) || !etagMatches(`*`, `"1-1"`, false) {
+		t.Fatal("etag comparison")
+	}
+}
+
+func TestCursorIsBoundToSortAndFilters(t *testing.T) {
+	min := int64(5)
+	f := Filter{Q: "mug", MinPrice: &min}
+	c := encodeCursor(SortName, f, position{Str: "Mug", ID: 7})
+	w, err := decodeCursor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := w.position(SortName, f); err != nil || pos.Str != "Mug" || pos.ID != 7 {
+		t.Fatalf("pos = %+v, %v", pos, err)
+	}
+	if _, err := w.position(SortPrice, f); err == nil {
+		t.Fatal("accepted for another sort")
+	}
+	if _, err := w.position(SortName, Filter{Q: "mug"}); err == nil {
+		t.Fatal("accepted for other filters")
+	}
+	if _, err := decodeCursor(c[:len(c)-3] + "AAA"); err == nil {
+		t.Fatal("accepted a tampered cursor")
+	}
+}
+
+func TestFoldLowerMatchesRust(t *testing.T) {
+	for in, want := range map[string]string{"ABC": "abc", "İx": "i\u0307x", "ΟΔΟΣ": "οδος", "ΣΑ": "σα", "Α Σ": "α σ"} {
+		if got := foldLower(in); got != want {
+			t.Errorf("foldLower(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
