@@ -28,6 +28,7 @@ type Config struct {
 	ShutdownTimeout       time.Duration
 	LogLevel              slog.Level
 	LogOff                bool
+	BallastMB             int // benchmark only: MiB of live heap to hold
 }
 
 type configError struct{ name, value, reason string }
@@ -93,6 +94,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.MaxConnections = int(integer("OVERKILL_MAX_CONNECTIONS", "1024", 1, 1_000_000))
 	c.MaxConcurrentRequests = int(integer("OVERKILL_MAX_CONCURRENT_REQUESTS", "512", 1, 1_000_000))
 	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000")
+	c.BallastMB = int(integer("OVERKILL_BALLAST_MB", "0", 0, 64*1024))
 	lvl := get("OVERKILL_LOG_LEVEL", "info")
 	if level, off, ok := parseLogLevel(lvl); ok {
 		c.LogLevel, c.LogOff = level, off

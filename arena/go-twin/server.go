@@ -22,6 +22,16 @@ import (
 // run wires the service together and blocks until shutdown; it returns the
 // process exit status.
 func run() int {
+	// Like the Rust service: "serve" (the default) or "migrate" (apply the
+	// schema and exit).
+	command := "serve"
+	if len(os.Args) > 1 {
+		command = os.Args[1]
+	}
+	if len(os.Args) > 2 || (command != "serve" && command != "migrate") {
+		fmt.Fprintln(os.Stderr, "usage: go-twin [serve|migrate]  (configuration comes from the environment; see README.md)")
+		return exitConfig
+	}
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -57,6 +67,16 @@ func run() int {
 	defer pool.Close()
 
 	store := products.NewStore(pool)
+	if command == "migrate" {
+		if err := store.EnsureSchema(ctx); err != nil {
+			logger.Error("failed to apply the schema", "error", err)
+			return 1
+		}
+		logger.Info("schema up to date")
+		return 0
+	}
+	holdBallast(cfg.BallastMB)
+
 	migrateCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	if err := store.EnsureSchema(migrateCtx); err != nil {
 		logger.Warn("database schema not applied yet; will retry on demand", "error", err)

@@ -100,7 +100,7 @@ func isConnectivity(err error) bool {
 }
 
 func notFound(r *http.Request) *httpx.Problem {
-	return httpx.NotFound("there is no product with id " + r.PathValue("id"))
+	return httpx.NotFound("there is no product with id " + r.PathValue("id")) // ARENA-EDIT-MARKER
 }
 
 func stale(cur *Product) *httpx.Problem {
