@@ -71,6 +71,9 @@ func ParseObject(body []byte) ([]Member, *Problem) {
 	if !utf8.Valid(body) {
 		return nil, MalformedJSON("the body is not valid JSON: invalid UTF-8")
 	}
+	if hasLoneSurrogate(body) {
+		return nil, MalformedJSON("the body is not valid JSON: lone surrogate in a \\u escape")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -99,4 +102,52 @@ func ParseObject(body []byte) ([]Member, *Problem) {
 		return nil, MalformedJSON("the body is not valid JSON: trailing characters")
 	}
 	return members, nil
+}
+
+// hasLoneSurrogate reports a \uD800–\uDFFF escape that is not a proper
+// high+low pair. encoding/json would silently turn it into U+FFFD; strict
+// parsers (serde_json) reject the document, and so do we.
+func hasLoneSurrogate(b []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		var r rune
+		for _, c := range b[i+2 : i+6] {
+			switch {
+			case c >= '0' && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // skip the escaped character
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }

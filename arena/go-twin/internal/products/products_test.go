@@ -35,9 +35,17 @@ func TestUnknownFieldIsFirstInKeyOrder(t *testing.T) {
 }
 
 func TestMalformedBodies(t *testing.T) {
-	for _, b := range []string{``, `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}"} {
+	for _, b := range []string{``, `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, `{"a":"\ud800x"}`} {
 		if _, p := httpx.ParseObject([]byte(b)); p == nil || p.Slug != "malformed-json" {
 			t.Errorf("%q: %v", b, p)
+		}
+	}
+}
+
+func TestSurrogatePairsAreFine(t *testing.T) {
+	for _, b := range []string{`{"a":"\ud83d\ude00"}`, `{"a":"\\ud800"}`, `{"a":"\u00e9\n"}`} {
+		if _, p := httpx.ParseObject([]byte(b)); p != nil {
+			t.Errorf("%s: %v", b, p)
 		}
 	}
 }
