@@ -2,7 +2,7 @@
 import os
 import subprocess
 
-from . import build, codesize, scenarios
+from . import build, codesize, edit, scenarios
 from .config import LOAD_CORE, LOAD_SCENARIOS, SERVICE_CORE
 from .load import LoadError, Oha, write_bodies
 from .pg import Postgres
@@ -29,6 +29,7 @@ class Arena:
 
     # ---- setup -------------------------------------------------------------
     def run(self):
+        self._repair_edits()
         needs_service = any(self.plan.wants(s) for s in SERVICE_STEPS)
         needs_load = any(self.plan.wants(s) for s in LOAD_SCENARIOS + ("ballast",))
         self.tools = ensure_all(need_load=needs_load)
@@ -45,6 +46,13 @@ class Arena:
                     with step("stopping PostgreSQL"):
                         self.pg.stop()
         return self.raw
+
+    def _repair_edits(self):
+        """A run killed hard may have left the rebuild edit in place: undo it."""
+        for name in ("edit-backup-rust.json", "edit-backup-go.json"):
+            path = edit.restore_pending(os.path.join(self.tmp, name))
+            if path:
+                warn(f"restored {path}, left edited by an interrupted run")
 
     def _binaries(self):
         rust, go = build.RustBuild(self.repo, self.tmp), build.GoBuild(self.repo, self.tmp)

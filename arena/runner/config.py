@@ -30,7 +30,7 @@ def plan_for(args):
     if args.quick:
         return Plan(True, repeats=1, cold_starts=5, load_s=3, warmup_s=1,
                     body_lines=500_000, steps=steps)
-    return Plan(False, repeats=3, cold_starts=20, load_s=8, warmup_s=2,
+    return Plan(False, repeats=3, cold_starts=20, load_s=8, warmup_s=1,
                 body_lines=1_500_000, steps=steps)
 
 

@@ -25,7 +25,9 @@ def _cell(summary):
 
 def _ratio(row):
     a = row.get("rust_advantage")
-    return "–" if a is None else f"×{a:.2f}"
+    if a is None:
+        return "–"
+    return f"×{a:.2f}" if a >= 0.1 else f"×{a:.3f}"
 
 
 def table(rows):

@@ -7,8 +7,8 @@ A whisker shows min–max over the repeats.
 from xml.sax.saxutils import escape
 
 COLORS = {"rust": "#ce422b", "go": "#00add8"}
-WIDTH, LABEL_W, BAR_H, GAP, ROW_PAD = 900, 360, 14, 3, 14
-PLOT_W = WIDTH - LABEL_W - 120
+WIDTH, LABEL_W, BAR_H, GAP, ROW_PAD = 980, 360, 14, 3, 14
+PLOT_W = WIDTH - LABEL_W - 200
 
 
 def fmt(v):
