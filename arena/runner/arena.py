@@ -190,6 +190,7 @@ class Arena:
                 for _ in range(self.plan.repeats):
                     for twin in TWINS:
                         results, hwm = self._block(twin, scenario, None)
+                        _report_block(twin, scenario, results)
                         self.raw["peak_rss_kb"].setdefault(scenario, {}).setdefault(
                             twin, []).append(hwm)
                         for proto, res in results.items():
@@ -205,6 +206,7 @@ class Arena:
                 for _ in range(self.plan.repeats):
                     for twin in TWINS:
                         results, _ = self._block(twin, scenario, rates)
+                        _report_block(twin, scenario, results)
                         for proto, res in results.items():
                             res["rate"] = rates[proto]
                             self.raw["fixed"].setdefault(scenario, {}).setdefault(
@@ -213,7 +215,8 @@ class Arena:
     def _ballast(self):
         rate = getattr(self, "rates", {}).get(("get_one", "h1"))
         if rate is None:
-            rate = self._ballast_rate()
+            with step("GET one saturation, to set the ballast run's rate"):
+                rate = self._ballast_rate()
         mb = self.plan.ballast_mb
         with step(f"GET one at {rate:.0f} req/s with {mb} MB of live heap "
                   f"x{self.plan.repeats}"):
@@ -234,6 +237,7 @@ class Arena:
                     entry = dict(res["h1"], rate=rate, rss_at_start_kb=rss,
                                  rss_after_kb=res["h1"].get("rss_after_kb"))
                     self._check_ballast(twin, entry, mb)
+                    _report_block(twin, "get_one+ballast", res)
                     self.raw["ballast"].setdefault(twin, []).append(entry)
         self.raw["ballast_mb"] = mb
 
@@ -251,6 +255,12 @@ class Arena:
             if "h1" in results:
                 sat.setdefault(("get_one", "h1"), {})[twin] = [results["h1"]["ok_rps"]]
         return scenarios.half_of_slower(sat).get(("get_one", "h1"), 100.0)
+
+
+def _report_block(twin, scenario, results):
+    for proto, r in results.items():
+        say(f"  {twin:4} {scenario} {proto}: {r['ok_rps']:,.0f} ok/s, p99 {r['p99_ms']:.2f} ms, "
+            f"{r['cpu_s_per_1k'] * 1000 if r['cpu_s_per_1k'] else 0:.1f} CPU-ms/1k")
 
 
 def _fmt_rates(rates):

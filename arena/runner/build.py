@@ -48,7 +48,8 @@ class RustBuild:
 
     def measure(self):
         edit.restore_pending(self.backup)
-        subprocess.run(["cargo", "fetch", "--locked"], cwd=self.repo, check=False)
+        subprocess.run(["cargo", "fetch"], cwd=self.repo, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.target, ignore_errors=True)
         res = {}
         with step("Rust: clean release build"):

@@ -57,3 +57,14 @@ def _steps(text):
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown step(s) {unknown}; known: {ALL_STEPS}")
     return names
+
+
+def estimate_minutes(plan, protocols=2):
+    """A rough forecast of the run, shown at the start (builds not included)."""
+    loads = sum(plan.wants(s) for s in LOAD_SCENARIOS)
+    per_load = plan.load_s + plan.warmup_s
+    seconds = loads * 2 * plan.repeats * 2 * (protocols * per_load + 1)
+    if plan.wants("ballast"):
+        seconds += plan.repeats * 2 * (per_load + 1)
+    seconds += 10 + plan.cold_starts * 0.3 + plan.repeats * 3
+    return seconds / 60

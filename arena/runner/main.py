@@ -7,7 +7,7 @@ import time
 
 from . import build, machine, report
 from .arena import Arena
-from .config import LOAD_CORE, SERVICE_CORE, parse_args, plan_for
+from .config import LOAD_CORE, SERVICE_CORE, estimate_minutes, parse_args, plan_for
 from .load import H1_CONNECTIONS, H2_CONNECTIONS, H2_STREAMS
 from .pg import PostgresError
 from .progress import WARNINGS, say, warn
@@ -34,7 +34,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.time()
     say(f"arena: {'quick' if plan.quick else 'full'} mode, steps {','.join(plan.steps)}, "
-        f"results to {out}")
+        f"results to {out}; measurements take about {estimate_minutes(plan):.0f} min"
+        + (" after the builds (Rust: several minutes)" if plan.wants("build") else ""))
     arena = Arena(REPO, args, plan, tmp)
     arena.loadavg_at_start = loadavg()
     if arena.loadavg_at_start[0] > 0.5:
