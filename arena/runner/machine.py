@@ -55,7 +55,8 @@ def git_revision(repo):
 
 def go_version_of_binary(path):
     """`go version BINARY` names the toolchain that built it."""
-    out = version_of(["go", "version", path])
+    from .build import go_binary
+    out = version_of([go_binary(), "version", path])
     return out.split(":", 1)[1].strip() if out and ":" in out else out
 
 
