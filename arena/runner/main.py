@@ -13,7 +13,7 @@ from .pg import PostgresError
 from .progress import WARNINGS, say, warn
 from .service import ServiceError
 from .tools import ToolMissing
-from .util import loadavg
+from .util import loadavg, machine_busy_share
 
 ARENA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(ARENA_DIR)
@@ -38,9 +38,11 @@ def main(argv=None):
         + (" after the builds (Rust: several minutes)" if plan.wants("build") else ""))
     arena = Arena(REPO, args, plan, tmp)
     arena.loadavg_at_start = loadavg()
-    if arena.loadavg_at_start[0] > 0.5:
-        warn(f"the machine is busy before the start (load average "
-             f"{arena.loadavg_at_start[0]:.2f}): expect noisy figures")
+    busy = machine_busy_share()
+    arena.busy_at_start = busy
+    if busy > 0.10:
+        warn(f"other processes keep {busy:.0%} of the machine busy at the start: "
+             "expect noisy figures")
     try:
         raw = arena.run()
     except (ToolMissing, ServiceError, PostgresError, build.BuildError) as e:
@@ -73,6 +75,7 @@ def _meta(arena, plan, started):
                  "post_body_lines": plan.body_lines, "ballast_mb": plan.ballast_mb},
         "method": _method(plan),
         "load_average": {"start": arena.loadavg_at_start, "end": loadavg()},
+        "busy_share_at_start": arena.busy_at_start,
         "interference": _interference(arena.raw),
         "warnings": list(WARNINGS),
     }

@@ -99,7 +99,9 @@ def _markdown(meta, rows, charts):
     if inter:
         parts.append(f"- Interference: other processes took {inter['mean']:.1%} of the service "
                      f"core on average during the loads (max {inter['max']:.1%}); load "
-                     f"average {meta['load_average']['start'][0]:.2f} at the start.\n")
+                     f"average {meta['load_average']['start'][0]:.2f} and "
+                     f"{meta['busy_share_at_start']:.0%} of the machine busy at the start."
+                     "\n")
     notes = [r for r in rows if r.get("note")]
     parts += [f"- {r['label']}: {r['note']}\n" for r in notes]
     if meta.get("warnings"):

@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import socket
+import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -73,3 +74,16 @@ def core_busy_seconds(core):
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
+
+
+def machine_busy_share(seconds=1.0):
+    """Share of all cores that is busy over `seconds` (0..1), from /proc/stat."""
+    def busy_total():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]
+        return sum(v[:8]) - idle, sum(v[:8])
+    b0, t0 = busy_total()
+    time.sleep(seconds)
+    b1, t1 = busy_total()
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
