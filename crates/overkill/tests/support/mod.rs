@@ -1,0 +1,203 @@
+//! Starting the service for a test: in-process on port 0, on SQLite or on
+//! a real PostgreSQL, through the same `Application::build` as production.
+//!
+//! Conformance mode: with `OVERKILL_TEST_BASE_URL` (and optionally
+//! `OVERKILL_TEST_ADMIN_URL`) set, [`spawn_app`] starts nothing and the tests
+//! run against that server instead — this is how the Go twin is checked
+//! against the same suite. Tests then keep to their own rows by unique skus
+//! and names, so a shared database is fine.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use overkill::config::DatabaseUrl;
+use overkill::{Application, Config};
+use serde_json::{Value, json};
+use testkit::postgres::TestDatabase;
+
+/// Which storage engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running service and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT` of the API.
+    pub base: String,
+    /// `http://127.0.0.1:PORT` of the admin listener.
+    pub admin: String,
+    pub client: reqwest::Client,
+    /// Set when the app runs in this process.
+    pub shutdown: Option<chassis::Shutdown>,
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub openapi: Option<std::sync::Arc<utoipa::openapi::OpenApi>>,
+    pub database: Option<TestDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A service on `backend` with default settings.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// A service on `backend`, with `configure` applied to its configuration.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    if let Ok(base) = std::env::var("OVERKILL_TEST_BASE_URL") {
+        return external(base);
+    }
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
+        log_level: "warn".to_owned(),
+        db_pool_size: 4,
+        ..Config::default()
+    };
+    let (database, dir) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            config.database = DatabaseUrl::Sqlite(dir.path().join("test.db"));
+            (None, Some(dir))
+        }
+        Backend::Postgres => {
+            let database = TestDatabase::create().await;
+            config.database = DatabaseUrl::Postgres(database.url().to_owned().into());
+            (Some(database), None)
+        }
+    };
+    configure(&mut config);
+    let _ = chassis::telemetry::init_logging(chassis::telemetry::LogFormat::Pretty, &config.log_level);
+    let app = Application::build(config).await.expect("the application builds");
+    let base = format!("http://{}", app.api_addr());
+    let admin = format!("http://{}", app.admin_addr());
+    let shutdown = app.shutdown();
+    let openapi = app.openapi();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        admin,
+        client: client(),
+        shutdown: Some(shutdown),
+        server: Some(server),
+        openapi: Some(openapi),
+        database,
+        _dir: dir,
+    }
+}
+
+fn external(base: String) -> TestApp {
+    let admin = std::env::var("OVERKILL_TEST_ADMIN_URL").unwrap_or_default();
+    TestApp { base, admin, client: client(), shutdown: None, server: None, openapi: None, database: None, _dir: None }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
+}
+
+/// Whether tests run against an external server (conformance mode).
+pub fn is_external() -> bool {
+    std::env::var("OVERKILL_TEST_BASE_URL").is_ok()
+}
+
+/// A string unique in this run, for skus and names.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}{:x}{}{}", nanos, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A valid create body with a unique sku.
+pub fn new_product(name: &str, price_minor: i64, stock: i64) -> Value {
+    json!({"sku": unique("SKU-"), "name": name, "price_minor": price_minor, "currency": "EUR", "stock": stock})
+}
+
+// === impl TestApp ===
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin)
+    }
+
+    /// POSTs `body` as JSON to `/v1/products`.
+    pub async fn create(&self, body: &Value) -> reqwest::Response {
+        self.client.post(self.url("/v1/products")).json(body).send().await.unwrap()
+    }
+
+    /// Creates a product and returns its JSON, asserting 201.
+    pub async fn create_ok(&self, body: &Value) -> Value {
+        let response = self.create(body).await;
+        assert_eq!(response.status(), 201, "create failed: {:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// PATCHes `/v1/products/{id}` with a merge patch.
+    pub async fn patch(&self, id: &Value, body: &Value, if_match: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .patch(self.url(&format!("/v1/products/{id}")))
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Triggers graceful shutdown and waits for the server to stop.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = &self.shutdown {
+            shutdown.trigger();
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Asserts `response` is an RFC 9457 problem of `status` and `slug`, and returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, slug: &str) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let request_id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "{body}");
+    body
+}
+
+/// Declares each listed `async fn(TestApp)` as two tests, one per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::spawn_app($crate::support::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::spawn_app($crate::support::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+}
