@@ -48,24 +48,33 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     if let Ok(base) = std::env::var("OVERKILL_TEST_BASE_URL") {
         return external(base);
     }
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = DatabaseUrl::Sqlite(dir.path().join("test.db"));
+            let mut app = spawn_app_on(url, configure).await;
+            app._dir = Some(dir);
+            app
+        }
+        Backend::Postgres => {
+            let database = TestDatabase::create().await;
+            let url = DatabaseUrl::Postgres(database.url().to_owned().into());
+            let mut app = spawn_app_on(url, configure).await;
+            app.database = Some(database);
+            app
+        }
+    }
+}
+
+/// A service in this process on `database`, with `configure` applied.
+pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_listen: "127.0.0.1:0".parse().unwrap(),
         log_level: "warn".to_owned(),
         db_pool_size: 4,
+        database,
         ..Config::default()
-    };
-    let (database, dir) = match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            config.database = DatabaseUrl::Sqlite(dir.path().join("test.db"));
-            (None, Some(dir))
-        }
-        Backend::Postgres => {
-            let database = TestDatabase::create().await;
-            config.database = DatabaseUrl::Postgres(database.url().to_owned().into());
-            (Some(database), None)
-        }
     };
     configure(&mut config);
     let _ = chassis::telemetry::init_logging(chassis::telemetry::LogFormat::Pretty, &config.log_level);
@@ -82,8 +91,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
         shutdown: Some(shutdown),
         server: Some(server),
         openapi: Some(openapi),
-        database,
-        _dir: dir,
+        database: None,
+        _dir: None,
     }
 }
 

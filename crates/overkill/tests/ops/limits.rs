@@ -1,0 +1,91 @@
+//! Every limit answers with a clear problem or a clean close, and the
+//! service stays healthy past it.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::lifecycle::{read_status, start_slow_create, wait_until_in_flight};
+use crate::support::{Backend, assert_problem, new_product, spawn_app_with};
+
+/// Upper bound on how long a test waits for the server to act on its own
+/// timers; a guard against hanging, not a synchronisation.
+const GUARD: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn requests_past_the_concurrency_limit_are_shed_with_503() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_concurrent_requests = 1).await;
+    let (mut slow, rest) = start_slow_create(&app).await;
+    wait_until_in_flight(&app).await;
+    let shed = app.get("/v1/products").await;
+    assert_problem(shed, 503, "unavailable").await;
+    slow.write_all(&rest).await.unwrap();
+    assert_eq!(read_status(&mut slow).await, 201);
+    assert_eq!(app.get("/v1/products").await.status(), 200, "healthy again once the permit is free");
+}
+
+#[tokio::test]
+async fn a_request_over_the_timeout_gets_a_503_timeout_problem() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.request_timeout = Duration::from_millis(200)).await;
+    // The body never completes, so the handler waits until the timeout ends it.
+    let (mut slow, _rest) = start_slow_create(&app).await;
+    let mut response = vec![0; 4096];
+    let read = tokio::time::timeout(GUARD, slow.read(&mut response)).await.expect("the server answers").unwrap();
+    let text = String::from_utf8_lossy(&response[..read]);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("application/problem+json") && text.contains("/problems/timeout"), "{text}");
+    app.create_ok(&new_product("Fast", 1, 1)).await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.header_read_timeout = Duration::from_millis(200)).await;
+    let mut slowloris = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    slowloris.write_all(b"GET /v1/products HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let mut buffer = vec![0; 1024];
+    let read = tokio::time::timeout(GUARD, slowloris.read(&mut buffer)).await.expect("the server acts").unwrap_or(0);
+    let text = String::from_utf8_lossy(&buffer[..read]);
+    assert!(read == 0 || text.starts_with("HTTP/1.1 408"), "closed or 408, got {text}");
+    assert_eq!(app.get("/v1/products").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_body_limit_is_configurable() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_body_bytes = 256).await;
+    let mut body = new_product("Small limit", 1, 1);
+    body["description"] = json!("x".repeat(300));
+    assert_problem(app.create(&body).await, 413, "payload-too-large").await;
+    // Without Content-Length too: a chunked body is cut at the limit.
+    let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    let chunk = body.to_string();
+    let request = format!(
+        "POST /v1/products HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(read_status(&mut stream).await, 413);
+    app.create_ok(&new_product("Fits", 1, 1)).await;
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_and_are_then_served() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_connections = 1).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut first = TcpStream::connect(&address).await.unwrap();
+    first.write_all(b"GET /v1/products HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    assert_eq!(read_status(&mut first).await, 200);
+    // A second connection is not served while the first stays open...
+    let second = tokio::spawn({
+        let client = reqwest::Client::new();
+        let url = app.url("/v1/products");
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::task::yield_now().await;
+    assert!(!second.is_finished());
+    // ...and is once it closes.
+    drop(first);
+    let status = tokio::time::timeout(GUARD, second).await.expect("served after the first closed").unwrap().unwrap();
+    assert_eq!(status, 200);
+}

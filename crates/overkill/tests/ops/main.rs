@@ -1,0 +1,12 @@
+//! The service as operators see it: probes, metrics, limits, shutdown, the
+//! command line and migrations. These start the service in-process (they
+//! need to reach inside: trigger shutdown, cut the database link), so they
+//! are not part of the conformance suite.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod lifecycle;
+mod limits;
+mod observability;
