@@ -2,6 +2,8 @@
 //! on PostgreSQL — or, in conformance mode, against any server implementing
 //! docs/API.md (see `support`).
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

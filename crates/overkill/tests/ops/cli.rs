@@ -11,9 +11,12 @@ fn overkill(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("the binary runs")
 }
 
+/// Arguments, environment, and the name the error must mention.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn an_invalid_setting_exits_64_with_one_line_naming_it() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    let cases: [Case; 4] = [
         (&[], &[("OVERKILL_DB_POOL_SIZE", "many")], "OVERKILL_DB_POOL_SIZE"),
         (&["serve", "--listen", "nowhere"], &[], "--listen"),
         (&[], &[("DATABASE_URL", "mysql://db")], "DATABASE_URL"),

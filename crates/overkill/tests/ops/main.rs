@@ -3,6 +3,8 @@
 //! need to reach inside: trigger shutdown, cut the database link), so they
 //! are not part of the conformance suite.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
