@@ -55,6 +55,10 @@ def main(argv=None):
     rows = report.write_all(out, meta, raw)
     say(f"wrote {len(rows)} rows to {out}/latest.json, latest.md, README-table.md, *.svg "
         f"in {meta['duration_s']:.0f}s")
+    # Only a full run of every step speaks for the project in its README.
+    if not plan.quick and not args.only and out == os.path.join(ARENA_DIR, "results"):
+        report.update_readme(os.path.join(REPO, "README.md"), os.path.join(out, "README-table.md"))
+        say("updated the Rust-vs-Go table in README.md")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Writes latest.json, latest.md, README-table.md and the SVG charts."""
 import json
 import os
+import tomllib
 
 from . import svg
 from .rows import build_rows
@@ -104,6 +105,39 @@ def _markdown(meta, rows, charts):
                      "\n")
     notes = [r for r in rows if r.get("note")]
     parts += [f"- {r['label']}: {r['note']}\n" for r in notes]
+    parts += _deviations()
     if meta.get("warnings"):
         parts += ["\n## Warnings\n\n", *[f"- {w}\n" for w in meta["warnings"]]]
     return "".join(parts)
+
+
+def _deviations():
+    """The declared differences between the twins, from arena/deviations.toml."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deviations.toml")
+    try:
+        with open(path, "rb") as f:
+            entries = tomllib.load(f).get("deviation", [])
+    except FileNotFoundError:
+        return []
+    lines = ["\n## Declared deviations between the twins\n\n",
+             "| what | Rust | Go | why |\n|---|---|---|---|\n"]
+    lines += [f"| {e['what']} | {e['rust']} | {e['go']} | {e['why']} |\n" for e in entries]
+    return lines
+
+
+README_START = "<!-- arena-table:start -->"
+README_END = "<!-- arena-table:end -->"
+
+
+def update_readme(readme_path, snippet_path):
+    """Replaces the table between the arena markers of the README."""
+    with open(readme_path) as f:
+        text = f.read()
+    with open(snippet_path) as f:
+        snippet = f.read()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return
+    text = text[:start + len(README_START)] + "\n" + snippet + text[end:]
+    with open(readme_path, "w") as f:
+        f.write(text)

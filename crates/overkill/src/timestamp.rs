@@ -35,7 +35,7 @@ mod tests {
     #[test]
     fn formats_with_six_digits_and_z() {
         let at = from_micros(1_795_000_000_123_456).unwrap();
-        assert_eq!(format(at), "2026-11-18T07:06:40.123456Z");
+        assert_eq!(format(at), "2026-11-18T11:06:40.123456Z");
         assert_eq!(micros(at), 1_795_000_000_123_456);
     }
 }

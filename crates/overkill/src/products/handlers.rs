@@ -186,7 +186,7 @@ fn parse_id(id: &str) -> Result<i64, Problem> {
 }
 
 fn not_found(id: &str) -> Problem {
-    Problem::not_found(format!("there is no product with id {id}"))
+    Problem::not_found(format!("there is no product with id {id}")) // ARENA-EDIT-MARKER (rebuild timing)
 }
 
 fn stale(current: &Product) -> Problem {
