@@ -6,7 +6,7 @@
 pg_bin_dir() {
   local dir
   if command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1; then
-    dirname "$(command -v initdb)"
+    dirname "$(readlink -f "$(command -v initdb)")"
     return
   fi
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
