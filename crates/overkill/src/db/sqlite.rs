@@ -18,6 +18,10 @@ use super::StoreError;
 /// How long a statement waits for a lock held by another process.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// Prepared statements kept per connection: room for every list variant
+/// (sort × filters × cursor) a busy service sees, plus the CRUD statements.
+const STATEMENT_CACHE: usize = 128;
+
 /// An open SQLite database.
 #[derive(Clone)]
 pub struct SqliteDb(Arc<Inner>);
@@ -43,6 +47,7 @@ impl SqliteDb {
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
             ))
             .context("failed to configure SQLite")?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let readers =
             (0..readers.max(1)).map(|_| open_reader(path).map(Mutex::new)).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self(Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })))
@@ -96,6 +101,7 @@ fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags).context("failed to open a SQLite reader")?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

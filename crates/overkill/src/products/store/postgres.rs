@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::sql::{COLUMNS, POSTGRES_LIST};
+use super::sql::{COLUMNS, Dialect, list_statement};
 use crate::db::StoreError;
 use crate::db::postgres::{PgPool, classify};
 use crate::products::listing::{ListQuery, SortKey};
@@ -90,12 +90,21 @@ pub async fn delete(pool: &PgPool, id: i64, version: Option<i64>) -> Result<bool
 }
 
 pub async fn list(pool: &PgPool, query: &ListQuery) -> Result<Vec<Product>, StoreError> {
-    let client = pool.get().await?;
-    let statement =
-        client.prepare_cached(POSTGRES_LIST.get(query.sort, query.after.is_some())).await.map_err(classify)?;
     let f = &query.filters;
+    let sql = list_statement(Dialect::Postgres, query.sort, f, query.after.is_some());
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(&sql).await.map_err(classify)?;
     let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&f.name_pattern, &f.min_price, &f.max_price, &f.in_stock];
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(6);
+    if let Some(pattern) = &f.name_pattern {
+        params.push(pattern);
+    }
+    if let Some(min) = &f.min_price {
+        params.push(min);
+    }
+    if let Some(max) = &f.max_price {
+        params.push(max);
+    }
     // The key's SQL type follows the sort: timestamptz, bigint or text.
     let time_key = match &query.after {
         Some((SortKey::Number(micros), _)) if query.sort.is_by_time() => timestamp::from_micros(*micros),

@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
-use super::sql::{COLUMNS, SQLITE_LIST};
+use super::sql::{COLUMNS, Dialect, list_statement};
 use crate::db::StoreError;
 use crate::db::sqlite::SqliteDb;
 use crate::products::listing::{ListQuery, SortKey};
@@ -89,12 +89,10 @@ pub async fn list(db: &SqliteDb, query: ListQuery) -> Result<Vec<Product>, Store
 
 fn list_rows(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Vec<StoredRow>> {
     let f = &query.filters;
-    let mut values: Vec<Value> = vec![
-        f.name_pattern.clone().map_or(Value::Null, Value::Text),
-        f.min_price.map_or(Value::Null, Value::Integer),
-        f.max_price.map_or(Value::Null, Value::Integer),
-        Value::Integer(i64::from(f.in_stock)),
-    ];
+    let mut values: Vec<Value> = Vec::with_capacity(6);
+    values.extend(f.name_pattern.clone().map(Value::Text));
+    values.extend(f.min_price.map(Value::Integer));
+    values.extend(f.max_price.map(Value::Integer));
     if let Some((key, id)) = &query.after {
         values.push(match key {
             SortKey::Number(number) => Value::Integer(*number),
@@ -103,7 +101,8 @@ fn list_rows(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Vec<Store
         values.push(Value::Integer(*id));
     }
     values.push(Value::Integer(i64::try_from(query.limit + 1).unwrap_or(i64::MAX)));
-    let mut statement = conn.prepare_cached(SQLITE_LIST.get(query.sort, query.after.is_some()))?;
+    let sql = list_statement(Dialect::Sqlite, query.sort, f, query.after.is_some());
+    let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(values), stored_row)?;
     rows.collect()
 }
