@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chassis::Problem;
-use chassis::conditional::{has_if_match, if_match_allows, if_none_match_hits};
+use chassis::conditional::Preconditions;
 use chassis::extract::{JsonObject, MergePatch};
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -67,10 +67,10 @@ pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObj
 pub async fn get_one(
     State(store): State<ProductStore>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    preconditions: Preconditions,
 ) -> Result<Response, Problem> {
     let product = find(&store, &id).await?;
-    if if_none_match_hits(&headers, &product.etag()) {
+    if preconditions.if_none_match_hits(&product.etag()) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, product.etag())]).into_response());
     }
     Ok(with_etag(&product))
@@ -94,12 +94,12 @@ pub async fn get_one(
 pub async fn patch(
     State(store): State<ProductStore>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    preconditions: Preconditions,
     MergePatch(changes): MergePatch,
 ) -> Result<Response, Problem> {
     let mut current = find(&store, &id).await?;
     for _ in 0..PATCH_ATTEMPTS {
-        if !if_match_allows(&headers, &current.etag()) {
+        if !preconditions.if_match_allows(&current.etag()) {
             return Err(stale(&current));
         }
         let fields = input::apply_patch(&current.fields, &changes)?;
@@ -108,7 +108,7 @@ pub async fn patch(
         }
         // Lost a race: someone changed or deleted it since we read it.
         current = find(&store, &id).await?;
-        if has_if_match(&headers) {
+        if preconditions.has_if_match() {
             return Err(stale(&current));
         }
     }
@@ -129,11 +129,11 @@ pub async fn patch(
 pub async fn delete(
     State(store): State<ProductStore>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    preconditions: Preconditions,
 ) -> Result<Response, Problem> {
-    let version = if has_if_match(&headers) {
+    let version = if preconditions.has_if_match() {
         let current = find(&store, &id).await?;
-        if !if_match_allows(&headers, &current.etag()) {
+        if !preconditions.if_match_allows(&current.etag()) {
             return Err(stale(&current));
         }
         Some(current.version)

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::sql::{COLUMNS, Dialect, list_statement};
+use super::sql::{Dialect, columns, list_statement};
 use crate::db::StoreError;
 use crate::db::postgres::{PgPool, classify};
 use crate::products::listing::{ListQuery, SortKey};
@@ -12,12 +12,13 @@ use crate::products::model::{NewProduct, Product, ProductFields, StoredRow};
 use crate::timestamp;
 
 pub async fn create(pool: &PgPool, new: NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
-    let sql = format!(
-        "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING {COLUMNS}"
+    const SQL: &str = concat!(
+        "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at) ",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING ",
+        columns!()
     );
     let client = pool.get().await?;
-    let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+    let statement = client.prepare_cached(SQL).await.map_err(classify)?;
     let f = &new.fields;
     let row = client
         .query_one(
@@ -41,7 +42,7 @@ pub async fn create(pool: &PgPool, new: NewProduct, now: OffsetDateTime) -> Resu
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Product>, StoreError> {
     let client = pool.get().await?;
     let statement =
-        client.prepare_cached(&format!("SELECT {COLUMNS} FROM products WHERE id = $1")).await.map_err(classify)?;
+        client.prepare_cached(concat!("SELECT ", columns!(), " FROM products WHERE id = $1")).await.map_err(classify)?;
     let row = client.query_opt(&statement, &[&id]).await.map_err(classify)?;
     row.as_ref().map(product).transpose()
 }
@@ -53,12 +54,13 @@ pub async fn update(
     f: ProductFields,
     now: OffsetDateTime,
 ) -> Result<Option<Product>, StoreError> {
-    let sql = format!(
-        "UPDATE products SET name = $3, name_folded = $4, description = $5, price_minor = $6, currency = $7, \
-         stock = $8, version = version + 1, updated_at = $9 WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
+    const SQL: &str = concat!(
+        "UPDATE products SET name = $3, name_folded = $4, description = $5, price_minor = $6, currency = $7, ",
+        "stock = $8, version = version + 1, updated_at = $9 WHERE id = $1 AND version = $2 RETURNING ",
+        columns!()
     );
     let client = pool.get().await?;
-    let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+    let statement = client.prepare_cached(SQL).await.map_err(classify)?;
     let row = client
         .query_opt(
             &statement,

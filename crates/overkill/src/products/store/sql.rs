@@ -2,8 +2,17 @@
 
 use crate::products::listing::{Filters, Sort};
 
-/// Columns in the order every row reader expects.
-pub const COLUMNS: &str = "id, sku, name, description, price_minor, currency, stock, version, created_at, updated_at";
+/// Columns in the order every row reader expects. A macro, so statements
+/// can be assembled with `concat!` at compile time.
+macro_rules! columns {
+    () => {
+        "id, sku, name, description, price_minor, currency, stock, version, created_at, updated_at"
+    };
+}
+pub(crate) use columns;
+
+/// The same columns as a constant, for statements built at run time.
+pub const COLUMNS: &str = columns!();
 
 /// An engine's SQL dialect, as far as the list query cares.
 #[derive(Clone, Copy)]

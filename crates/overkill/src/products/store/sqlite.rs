@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
-use super::sql::{COLUMNS, Dialect, list_statement};
+use super::sql::{Dialect, columns, list_statement};
 use crate::db::StoreError;
 use crate::db::sqlite::SqliteDb;
 use crate::products::listing::{ListQuery, SortKey};
@@ -14,12 +14,13 @@ use crate::timestamp;
 pub async fn create(db: &SqliteDb, new: NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
     let row = db
         .write(move |conn| {
-            let sql = format!(
-                "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) RETURNING {COLUMNS}"
+            const SQL: &str = concat!(
+                "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at) ",
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) RETURNING ",
+                columns!()
             );
             let f = &new.fields;
-            conn.prepare_cached(&sql)?.query_row(
+            conn.prepare_cached(SQL)?.query_row(
                 params![new.sku.as_str(), f.name, f.name_folded(), f.description, f.price_minor, f.currency.code(), f.stock, timestamp::micros(now)],
                 stored_row,
             )
@@ -31,7 +32,7 @@ pub async fn create(db: &SqliteDb, new: NewProduct, now: OffsetDateTime) -> Resu
 pub async fn get(db: &SqliteDb, id: i64) -> Result<Option<Product>, StoreError> {
     let row = db
         .read(move |conn| {
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM products WHERE id = ?1"))?
+            conn.prepare_cached(concat!("SELECT ", columns!(), " FROM products WHERE id = ?1"))?
                 .query_row([id], stored_row)
                 .optional()
         })
@@ -48,11 +49,12 @@ pub async fn update(
 ) -> Result<Option<Product>, StoreError> {
     let row = db
         .write(move |conn| {
-            let sql = format!(
-                "UPDATE products SET name = ?3, name_folded = ?4, description = ?5, price_minor = ?6, currency = ?7, \
-                 stock = ?8, version = version + 1, updated_at = ?9 WHERE id = ?1 AND version = ?2 RETURNING {COLUMNS}"
+            const SQL: &str = concat!(
+                "UPDATE products SET name = ?3, name_folded = ?4, description = ?5, price_minor = ?6, currency = ?7, ",
+                "stock = ?8, version = version + 1, updated_at = ?9 WHERE id = ?1 AND version = ?2 RETURNING ",
+                columns!()
             );
-            conn.prepare_cached(&sql)?
+            conn.prepare_cached(SQL)?
                 .query_row(
                     params![
                         id,
