@@ -2,9 +2,9 @@
 //! against an entity tag.
 
 use axum::extract::FromRequestParts;
+use http::header::{IF_MATCH, IF_NONE_MATCH};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName};
-use http::header::{IF_MATCH, IF_NONE_MATCH};
 
 /// The conditional headers of a request. An extractor that copies only
 /// these two headers (the `HeaderMap` extractor would clone them all).

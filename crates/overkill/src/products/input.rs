@@ -90,32 +90,28 @@ pub fn apply_patch(current: &ProductFields, patch: &Map<String, Value>) -> Resul
         .map(|field| field_error(field, "is read-only"))
         .collect();
     let mut next = current.clone();
-    if let Some(value) = patch.get("name") {
-        if let Some(name) = check(&mut errors, "name", name(value)) {
-            next.name = name;
-        }
-    }
-    if let Some(value) = patch.get("description") {
-        if let Some(description) = check(&mut errors, "description", description(value)) {
-            next.description = description;
-        }
-    }
-    if let Some(value) = patch.get("price_minor") {
-        if let Some(price) = check(&mut errors, "price_minor", price(value)) {
-            next.price_minor = price;
-        }
-    }
-    if let Some(value) = patch.get("currency") {
-        if let Some(currency) = check(&mut errors, "currency", currency(value)) {
-            next.currency = currency;
-        }
-    }
-    if let Some(value) = patch.get("stock") {
-        if let Some(stock) = check(&mut errors, "stock", stock(value)) {
-            next.stock = stock;
-        }
-    }
+    merge(patch, "name", &mut errors, name, &mut next.name);
+    merge(patch, "description", &mut errors, description, &mut next.description);
+    merge(patch, "price_minor", &mut errors, price, &mut next.price_minor);
+    merge(patch, "currency", &mut errors, currency, &mut next.currency);
+    merge(patch, "stock", &mut errors, stock, &mut next.stock);
     if errors.is_empty() { Ok(next) } else { Err(Problem::validation(errors)) }
+}
+
+/// Sets `target` from member `field` of `patch` when present and valid;
+/// records the error when present and invalid.
+fn merge<T>(
+    patch: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+    parse: impl Fn(&Value) -> Result<T, &'static str>,
+    target: &mut T,
+) {
+    if let Some(value) = patch.get(field) {
+        if let Some(parsed) = check(errors, field, parse(value)) {
+            *target = parsed;
+        }
+    }
 }
 
 /// 400 for the first member that is neither mutable nor in `also_known`.

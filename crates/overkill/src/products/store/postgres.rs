@@ -41,8 +41,10 @@ pub async fn create(pool: &PgPool, new: NewProduct, now: OffsetDateTime) -> Resu
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Product>, StoreError> {
     let client = pool.get().await?;
-    let statement =
-        client.prepare_cached(concat!("SELECT ", columns!(), " FROM products WHERE id = $1")).await.map_err(classify)?;
+    let statement = client
+        .prepare_cached(concat!("SELECT ", columns!(), " FROM products WHERE id = $1"))
+        .await
+        .map_err(classify)?;
     let row = client.query_opt(&statement, &[&id]).await.map_err(classify)?;
     row.as_ref().map(product).transpose()
 }
