@@ -105,10 +105,21 @@ def _markdown(meta, rows, charts):
                      "\n")
     notes = [r for r in rows if r.get("note")]
     parts += [f"- {r['label']}: {r['note']}\n" for r in notes]
+    parts += _findings()
     parts += _deviations()
     if meta.get("warnings"):
         parts += ["\n## Warnings\n\n", *[f"- {w}\n" for w in meta["warnings"]]]
     return "".join(parts)
+
+
+def _findings():
+    """The hand-written analysis of the latest full run, from arena/findings.md."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "findings.md")
+    try:
+        with open(path) as f:
+            return ["\n## Findings and shortfalls\n\n", f.read()]
+    except FileNotFoundError:
+        return []
 
 
 def _deviations():
