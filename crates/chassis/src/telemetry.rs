@@ -1,10 +1,13 @@
 //! Logging and metrics set-up, once per process.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
+
+use crate::shutdown::Shutdown;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,4 +47,22 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
             .map_err(|error| error.to_string())
     });
     installed.clone().map_err(|error| anyhow::anyhow!("failed to install the metrics recorder: {error}"))
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into buckets every few seconds until
+/// `shutdown`. Without it the recorder keeps every sample until the next
+/// scrape (metrics-rs/metrics#467), so memory grows with traffic for as long
+/// as nothing scrapes `/metrics`.
+pub async fn run_metrics_upkeep(handle: PrometheusHandle, shutdown: Shutdown) {
+    let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => handle.run_upkeep(),
+            () = shutdown.wait() => return,
+        }
+    }
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use chassis::ops::{self, Ops};
 use chassis::{HttpSettings, Shutdown};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use utoipa::openapi::OpenApi;
 
@@ -26,6 +27,7 @@ pub struct Application {
     http: HttpSettings,
     shutdown: Shutdown,
     openapi: Arc<OpenApi>,
+    metrics: PrometheusHandle,
 }
 
 // === impl Application ===
@@ -47,7 +49,8 @@ impl Application {
         let shutdown = Shutdown::new();
         let state = AppState { products: ProductStore::new(db.clone()) };
         let (api, openapi) = api::router(state, &config.http);
-        let admin = ops::router(Ops { readiness: Arc::new(db.clone()), shutdown: shutdown.clone(), metrics });
+        let admin =
+            ops::router(Ops { readiness: Arc::new(db.clone()), shutdown: shutdown.clone(), metrics: metrics.clone() });
 
         let api_listener = bind(config.listen, "API").await?;
         let admin_listener = bind(config.admin_listen, "admin").await?;
@@ -57,7 +60,7 @@ impl Application {
             database = db.engine(),
             "listening"
         );
-        Ok(Self { api_listener, admin_listener, api, admin, http: config.http, shutdown, openapi })
+        Ok(Self { api_listener, admin_listener, api, admin, http: config.http, shutdown, openapi, metrics })
     }
 
     /// Where the API listens.
@@ -84,6 +87,7 @@ impl Application {
     /// listener keeps answering (`/readyz`: draining) until the drain ends.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let admin_stop = Shutdown::new();
+        tokio::spawn(chassis::telemetry::run_metrics_upkeep(self.metrics, admin_stop.clone()));
         let admin = tokio::spawn({
             let (listener, router, http, stop) =
                 (self.admin_listener, self.admin, self.http.clone(), admin_stop.clone());
