@@ -145,6 +145,7 @@ impl Config {
             shutdown_timeout: layers
                 .get(&SHUTDOWN_TIMEOUT, &flags.shutdown_timeout_ms, millis)?
                 .unwrap_or(d.http.shutdown_timeout),
+            ..d.http
         };
         Ok(Self {
             listen: layers.get(&LISTEN, &flags.listen, address)?.unwrap_or(d.listen),

@@ -74,6 +74,8 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
         log_level: "warn".to_owned(),
         db_pool_size: 4,
         database,
+        // Tests stop at once; the drain tests set their own grace.
+        http: chassis::HttpSettings { drain_grace: std::time::Duration::ZERO, ..chassis::HttpSettings::default() },
         ..Config::default()
     };
     configure(&mut config);
