@@ -1,12 +1,11 @@
 //! Body extractors that check the media type, the size and the JSON shape,
 //! and reject with problems.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use http::{HeaderMap, StatusCode, header};
 use serde_json::{Map, Value};
 
-use crate::middleware::payload_too_large;
+use crate::body;
 use crate::problem::Problem;
 
 /// A JSON object body sent as `application/json`.
@@ -24,18 +23,18 @@ const MERGE_PATCH: &str = "application/merge-patch+json";
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = Problem;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
         require_media_type(request.headers(), &[JSON])?;
-        read_object(request, state).await.map(Self)
+        read_object(request).await.map(Self)
     }
 }
 
 impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = Problem;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
         require_media_type(request.headers(), &[MERGE_PATCH, JSON])?;
-        read_object(request, state).await.map(Self)
+        read_object(request).await.map(Self)
     }
 }
 
@@ -55,14 +54,8 @@ fn require_media_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), Prob
     }
 }
 
-async fn read_object<S: Send + Sync>(request: Request, state: &S) -> Result<Map<String, Value>, Problem> {
-    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            payload_too_large()
-        } else {
-            Problem::malformed_json("the request body could not be read")
-        }
-    })?;
+async fn read_object(request: Request) -> Result<Map<String, Value>, Problem> {
+    let bytes = body::read_all(request.into_body()).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(Problem::malformed_json("the body must be a JSON object")),

@@ -1,12 +1,16 @@
 //! The overkill chassis: the parts of an HTTP microservice that are not about
 //! its domain, ready for another service to depend on.
 //!
-//! A request travels: [`server`] (accept loop, connection limits, HTTP/1.1 and
-//! h2c, graceful drain) → [`middleware`] (request id, access log and metrics,
-//! problem rendering, panics, timeout, load shedding) → the service's router →
-//! back out through [`problem`], which gives every error one RFC 9457 shape.
+//! A request travels: [`server`] (accept loop, connection limits and
+//! deadlines, HTTP/1.1 and h2c, staged drain) → [`middleware`] (request id,
+//! access log and metrics, problem rendering, panics, framing and body
+//! limits, timeout, load shedding) → the service's router → back out through
+//! [`problem`], which gives every error one RFC 9457 shape. [`body`] reads
+//! bounded bodies; [`cause`] maps upstream failures to 502/504.
 //! [`ops`] serves probes and metrics on a separate admin listener.
 
+pub mod body;
+pub mod cause;
 pub mod conditional;
 pub mod extract;
 pub mod middleware;
@@ -18,6 +22,6 @@ pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use problem::{FieldError, Problem};
+pub use problem::{FieldError, PassThrough, Problem};
 pub use settings::HttpSettings;
 pub use shutdown::Shutdown;

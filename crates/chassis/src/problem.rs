@@ -39,7 +39,20 @@ pub struct Problem {
     /// The offending field, for unknown-field problems.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Why it happened, for the access log line only; never sent.
+    #[serde(skip)]
+    pub cause: Option<String>,
 }
+
+/// A response extension that tells the problem renderer to leave the
+/// response as it is: a proxied upstream error passes through untouched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassThrough;
+
+/// A response extension carrying the cause of an error response, put there
+/// by the renderer for the access log line.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub String);
 
 /// One invalid field in a validation problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,7 +78,23 @@ impl Problem {
             request_id: None,
             errors: Vec::new(),
             field: None,
+            cause: None,
         }
+    }
+
+    /// The same problem, with `cause` noted for the access log (never sent).
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
+    }
+
+    /// A problem for a bare error `status` nothing else explains: the slug
+    /// and title come from the status's standard reason phrase.
+    pub fn for_status(status: StatusCode) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let slug = title.to_ascii_lowercase().replace(' ', "-");
+        let detail = format!("the request failed with status {}", status.as_u16());
+        Self::new(status, &slug, title, detail)
     }
 
     /// 404: the resource or route does not exist.
@@ -102,6 +131,26 @@ impl Problem {
         problem
     }
 
+    /// 408: the client did not send the whole body within `limit`.
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!("the request body did not arrive within {} ms", limit.as_millis()),
+        )
+    }
+
+    /// 413: the body is over the configured limit.
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            "the request body is larger than the service accepts",
+        )
+    }
+
     /// 409: the request conflicts with the current state.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
@@ -127,8 +176,20 @@ impl Problem {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
     }
 
+    /// 502: an upstream or provider failed to answer properly.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "bad-gateway", "Bad gateway", detail)
+    }
+
+    /// 504: an upstream or provider did not answer in time.
+    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, "gateway-timeout", "Gateway timeout", detail)
+    }
+
     /// The HTTP status as a [`StatusCode`].
     pub fn status_code(&self) -> StatusCode {
+        // Invariant: `status` is only ever set from a `StatusCode`, so the
+        // fallback is unreachable; 500 is the honest answer if it is not.
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }

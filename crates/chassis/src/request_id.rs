@@ -29,12 +29,14 @@ impl RequestId {
     /// A fresh, time-ordered id.
     pub fn generate() -> Self {
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        // A hyphenated UUID is always a valid header value.
+        // Invariant: a hyphenated UUID is 36 chars of [0-9a-f-], always a
+        // valid header value, so the fallback is unreachable.
         Self(HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
+        // Invariant: both constructors admit only visible ASCII.
         self.0.to_str().unwrap_or_default()
     }
 }

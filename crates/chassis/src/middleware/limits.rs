@@ -1,0 +1,142 @@
+//! Limits: framing checks, body size and read deadline, handler time and
+//! requests in flight, each configurable per route.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode, Version, header};
+use hyper::body::Body as _;
+use tokio::sync::Semaphore;
+
+use crate::body;
+use crate::problem::Problem;
+use crate::settings::HttpSettings;
+
+/// The limits one request runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time the handler may take; then 503 `timeout`.
+    pub request_timeout: Duration,
+    /// Time the client has to send the whole body; then 408.
+    pub body_read_timeout: Duration,
+    /// Largest body; a larger one (declared or sent) gets 413.
+    pub max_body_bytes: usize,
+}
+
+/// Limits for routes that need others than the service-wide ones (a proxy
+/// route streaming large uploads, say), keyed by route template exactly as
+/// registered (`/v1/products/{id}`).
+#[derive(Debug, Clone, Default)]
+pub struct RouteLimits(HashMap<String, Limits>);
+
+/// What the limit layers share: the defaults, the per-route limits and the
+/// permits of requests in flight.
+pub(super) struct Stack {
+    defaults: Limits,
+    routes: RouteLimits,
+    permits: Semaphore,
+}
+
+// === impl Limits ===
+
+impl From<&HttpSettings> for Limits {
+    fn from(settings: &HttpSettings) -> Self {
+        Self {
+            request_timeout: settings.request_timeout,
+            body_read_timeout: settings.body_read_timeout,
+            max_body_bytes: settings.max_body_bytes,
+        }
+    }
+}
+
+// === impl RouteLimits ===
+
+impl RouteLimits {
+    /// Puts the route with template `route` under `limits`.
+    pub fn set(&mut self, route: impl Into<String>, limits: Limits) {
+        self.0.insert(route.into(), limits);
+    }
+}
+
+// === impl Stack ===
+
+impl Stack {
+    pub(super) fn new(settings: &HttpSettings, routes: RouteLimits) -> Self {
+        Self { defaults: Limits::from(settings), routes, permits: Semaphore::new(settings.max_concurrent_requests) }
+    }
+
+    fn limits_for(&self, request: &Request) -> Limits {
+        let route = request.extensions().get::<MatchedPath>();
+        route.and_then(|route| self.routes.0.get(route.as_str())).copied().unwrap_or(self.defaults)
+    }
+}
+
+/// Rejects bad framing and over-size declared bodies before any work, and
+/// bounds the body's size and read time.
+pub(super) async fn bound_request(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
+    if let Err(problem) = check_host(request.version(), request.headers()) {
+        return problem.into_response();
+    }
+    let limits = stack.limits_for(&request);
+    // Decided from the declaration first: a 413 at once, and never a
+    // `100 Continue` for a body we would refuse (hyper sends it only when
+    // the body is first read).
+    if declared_length(request.headers()).is_some_and(|length| length > limits.max_body_bytes as u64) {
+        return Problem::payload_too_large().into_response();
+    }
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let body = body::bounded(body, limits.max_body_bytes, limits.body_read_timeout);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`. HTTP/2
+/// and HTTP/3 carry the authority in the request line instead.
+fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Problem> {
+    if version != Version::HTTP_11 || headers.get_all(header::HOST).iter().count() == 1 {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::BAD_REQUEST,
+        "bad-request",
+        "Bad request",
+        "an HTTP/1.1 request must carry exactly one Host header",
+    ))
+}
+
+/// The `Content-Length` the client declared, when it is one valid number.
+/// (hyper has already refused conflicting or malformed lengths.)
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// Gives up on a handler after the route's request timeout.
+pub(super) async fn timeout(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
+    let limit = stack.limits_for(&request).request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "Request timed out",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
+/// Refuses requests past the concurrency limit at once rather than queueing
+/// them: a fast 503 (with `Retry-After`) lets clients and balancers retry
+/// elsewhere.
+pub(super) async fn shed_load(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
+    match stack.permits.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => Problem::unavailable("too many requests in flight; retry shortly").into_response(),
+    }
+}

@@ -1,0 +1,138 @@
+//! The accept loop: HTTP/1.1 and HTTP/2 (h2c) on one port, bounded
+//! connections, deadlines on every connection phase, and a drain in stages.
+//!
+//! Written over hyper-util rather than `axum::serve` because `axum::serve`
+//! hides the header-read timeout, has no connection limit and cannot drop a
+//! connection that never sends a request.
+//!
+//! Shutdown, once [`Shutdown`] triggers:
+//! 1. grace (`drain_grace`): readiness already says draining; the listener
+//!    keeps accepting and serving, HTTP/1.1 responses say `Connection: close`
+//!    and HTTP/2 connections get GOAWAY, so clients and load balancers move
+//!    away without a request being refused;
+//! 2. drain (`shutdown_timeout`): the listener closes and every connection
+//!    closes gracefully once its in-flight requests are done;
+//! 3. abort: connections still open are dropped.
+
+mod accept;
+mod connection;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use self::accept::{Acceptor, Plain};
+use self::connection::Phases;
+use crate::settings::HttpSettings;
+use crate::shutdown::Shutdown;
+
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the loop
+/// does not spin while the condition lasts.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `app` over plain TCP on `listener` until `shutdown` triggers,
+/// then drains in the stages above.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    settings: &HttpSettings,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    serve_with(listener, Plain, app, settings, shutdown).await
+}
+
+/// [`serve`], with each accepted stream passed through `acceptor` (TLS).
+pub async fn serve_with<A: Acceptor>(
+    listener: TcpListener,
+    acceptor: A,
+    app: Router,
+    settings: &HttpSettings,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr().context("failed to read the listener address")?;
+    let builder = Arc::new(connection_builder(settings));
+    let shared = Arc::new(settings.clone());
+    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let phases =
+        Phases { draining: shutdown.clone(), closing: CancellationToken::new(), aborting: CancellationToken::new() };
+    let connections = TaskTracker::new();
+    let grace_over = async {
+        shutdown.wait().await;
+        tracing::info!(%address, grace_ms = settings.drain_grace.as_millis(), "draining: still serving for the grace period");
+        tokio::time::sleep(settings.drain_grace).await;
+    };
+    tokio::pin!(grace_over);
+
+    loop {
+        // Waiting for a permit before accepting leaves excess clients in the
+        // kernel backlog instead of accepting connections we cannot serve.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.context("connection semaphore closed")?,
+            () = &mut grace_over => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, %address, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut grace_over => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let serving = connection::serve(
+            stream,
+            peer,
+            acceptor.clone(),
+            app.clone(),
+            builder.clone(),
+            shared.clone(),
+            phases.clone(),
+        );
+        connections.spawn(async move {
+            serving.await;
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    connections.close();
+    phases.closing.cancel();
+    tracing::info!(%address, connections = connections.len(), "stopped accepting; draining");
+    if tokio::time::timeout(settings.shutdown_timeout, connections.wait()).await.is_err() {
+        tracing::warn!(
+            %address,
+            connections = connections.len(),
+            timeout_ms = settings.shutdown_timeout.as_millis(),
+            "drain timed out; closing remaining connections"
+        );
+        phases.aborting.cancel();
+        connections.wait().await;
+    }
+    Ok(())
+}
+
+fn connection_builder(settings: &HttpSettings) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(u32::try_from(settings.max_concurrent_requests).unwrap_or(u32::MAX));
+    builder
+}
+
+/// The peer of the connection a request came on, as handlers see it
+/// (`axum::extract::ConnectInfo<SocketAddr>`).
+pub type PeerAddr = axum::extract::ConnectInfo<SocketAddr>;
