@@ -82,10 +82,64 @@ async fn connections_past_the_limit_wait_and_are_then_served() {
         let url = app.url("/v1/products");
         async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
     });
-    tokio::task::yield_now().await;
-    assert!(!second.is_finished());
+    // (A bounded wait that must run out: with the limit broken, the second
+    // is answered in milliseconds.)
+    let mut second = second;
+    assert!(tokio::time::timeout(Duration::from_millis(500), &mut second).await.is_err(), "served past the limit");
     // ...and is once it closes.
     drop(first);
     let status = tokio::time::timeout(GUARD, second).await.expect("served after the first closed").unwrap().unwrap();
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_gets_413_at_once_without_100_continue() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_body_bytes = 1024).await;
+    for expect in ["Expect: 100-continue\r\n", ""] {
+        let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+        let head = format!(
+            "POST /v1/products HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 16777216\r\n{expect}\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&[b' '; 4096]).await.unwrap();
+        let mut buffer = vec![0; 4096];
+        let read = tokio::time::timeout(GUARD, stream.read(&mut buffer)).await.expect("answered at once").unwrap();
+        let text = String::from_utf8_lossy(&buffer[..read]);
+        assert!(text.starts_with("HTTP/1.1 413"), "{expect:?}: {text}");
+        assert!(text.contains("/problems/payload-too-large"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_too_slow_gets_408_and_gives_its_request_slot_back() {
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.http.max_concurrent_requests = 1;
+        c.http.body_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (mut slow, _rest) = start_slow_create(&app).await;
+    let status = tokio::time::timeout(GUARD, read_status(&mut slow)).await.expect("answered at the body timeout");
+    assert_eq!(status, 408);
+    assert_eq!(app.get("/v1/products").await.status(), 200, "the slot is free again");
+}
+
+#[tokio::test]
+async fn shed_requests_say_when_to_retry() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_concurrent_requests = 1).await;
+    let (_slow, _rest) = start_slow_create(&app).await;
+    wait_until_in_flight(&app).await;
+    let shed = app.get("/v1/products").await;
+    assert_eq!(shed.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_problem(shed, 503, "unavailable").await;
+}
+
+#[tokio::test]
+async fn an_http11_request_without_host_is_refused_with_a_problem() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(b"GET /v1/products HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut buffer = vec![0; 4096];
+    let read = tokio::time::timeout(GUARD, stream.read(&mut buffer)).await.expect("answered").unwrap();
+    let text = String::from_utf8_lossy(&buffer[..read]);
+    assert!(text.starts_with("HTTP/1.1 400") && text.contains("/problems/bad-request"), "{text}");
 }

@@ -9,6 +9,7 @@
 mod support;
 
 mod cli;
+mod connections;
 mod lifecycle;
 mod limits;
 mod observability;

@@ -1,5 +1,8 @@
 //! Metrics and probes.
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
 use crate::support::{Backend, new_product, spawn_app};
 
 #[tokio::test]
@@ -40,4 +43,23 @@ async fn probes_answer_json() {
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
     // Probes live on the admin port only.
     assert_eq!(app.get("/readyz").await.status(), 404);
+}
+
+#[tokio::test]
+async fn client_chosen_methods_never_become_metric_labels() {
+    const REQUESTS: usize = 300;
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    let pipelined: String =
+        (0..REQUESTS).map(|i| format!("XMETHOD{i} /v1/products HTTP/1.1\r\nHost: x\r\n\r\n")).collect();
+    stream.write_all(pipelined.as_bytes()).await.unwrap();
+    let (mut received, mut buffer) = (String::new(), vec![0; 65536]);
+    while received.matches("HTTP/1.1 ").count() < REQUESTS {
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the server closed after {} responses", received.matches("HTTP/1.1 ").count());
+        received.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    let text = app.client.get(app.admin_url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("XMETHOD"), "a client's method became a label");
+    assert!(text.contains(r#"method="OTHER",route="/v1/products",status="405""#), "{text}");
 }
