@@ -1,8 +1,15 @@
-//! The command line: `overkill [serve|migrate]` and the setting flags.
+//! The command line: `overkill [serve|migrate]` and one flag per setting.
+//!
+//! The setting flags are not written out here: they come from
+//! [`crate::config::SETTINGS`], the one declaration of every setting.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+
+use crate::config::spec::SettingSpec;
+use crate::config::{CONFIG_ENV, SETTINGS};
 
 /// overkill: products, orders, FX prices and proxy routes over HTTP.
 ///
@@ -29,54 +36,71 @@ pub enum Command {
     Migrate,
 }
 
-/// One flag per setting; each overrides the file and the environment.
+/// The settings file and the setting flags given on the command line.
 /// Values stay text here and are parsed with the other sources, so every
 /// source gets the same validation and the same error messages.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Clone, Default)]
 pub struct SettingFlags {
-    /// TOML settings file [env: OVERKILL_CONFIG]
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The TOML settings file (`--config`).
     pub config: Option<PathBuf>,
-    /// API listen address [env: OVERKILL_LISTEN] [default: 0.0.0.0:8080]
-    #[arg(long, global = true, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Admin (probes, metrics) listen address [env: OVERKILL_ADMIN_LISTEN] [default: 0.0.0.0:9090]
-    #[arg(long, global = true, value_name = "ADDR")]
-    pub admin_listen: Option<String>,
-    /// postgres://… or sqlite://PATH [env: DATABASE_URL] [default: sqlite://overkill.db]
-    #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
-    /// Database connections at most [env: OVERKILL_DB_POOL_SIZE] [default: 16]
-    #[arg(long, global = true, value_name = "N")]
-    pub db_pool_size: Option<String>,
-    /// Handler time limit [env: OVERKILL_REQUEST_TIMEOUT_MS] [default: 30000]
-    #[arg(long, global = true, value_name = "MS")]
-    pub request_timeout_ms: Option<String>,
-    /// Time to send request headers [env: OVERKILL_HEADER_READ_TIMEOUT_MS] [default: 10000]
-    #[arg(long, global = true, value_name = "MS")]
-    pub header_read_timeout_ms: Option<String>,
-    /// Largest request body [env: OVERKILL_MAX_BODY_BYTES] [default: 1048576]
-    #[arg(long, global = true, value_name = "BYTES")]
-    pub max_body_bytes: Option<String>,
-    /// Open connections at most [env: OVERKILL_MAX_CONNECTIONS] [default: 1024]
-    #[arg(long, global = true, value_name = "N")]
-    pub max_connections: Option<String>,
-    /// Requests in flight at most [env: OVERKILL_MAX_CONCURRENT_REQUESTS] [default: 512]
-    #[arg(long, global = true, value_name = "N")]
-    pub max_concurrent_requests: Option<String>,
-    /// Drain time on shutdown [env: OVERKILL_SHUTDOWN_TIMEOUT_MS] [default: 10000]
-    #[arg(long, global = true, value_name = "MS")]
-    pub shutdown_timeout_ms: Option<String>,
-    /// json or pretty [env: OVERKILL_LOG_FORMAT] [default: pretty on a TTY, json otherwise]
-    #[arg(long, global = true, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// Log filter, e.g. info or overkill=debug [env: OVERKILL_LOG_LEVEL] [default: info]
-    #[arg(long, global = true, value_name = "FILTER")]
-    pub log_level: Option<String>,
-    /// Apply migrations when serving starts [env: OVERKILL_MIGRATE_ON_START] [default: true]
-    #[arg(long, global = true, value_name = "BOOL")]
-    pub migrate_on_start: Option<String>,
-    /// Benchmark only: hold this many MiB of live heap [env: OVERKILL_BALLAST_MB] [default: 0]
-    #[arg(long, global = true, value_name = "MIB")]
-    pub ballast_mb: Option<String>,
+    /// Flag values by setting key.
+    values: BTreeMap<&'static str, String>,
+}
+
+const CONFIG_ARG: &str = "config";
+
+// === impl SettingFlags ===
+
+impl SettingFlags {
+    /// Flag values by setting key.
+    pub fn values(&self) -> &BTreeMap<&'static str, String> {
+        &self.values
+    }
+}
+
+impl Args for SettingFlags {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        let config = Arg::new(CONFIG_ARG)
+            .long(CONFIG_ARG)
+            .global(true)
+            .value_name("PATH")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help(format!("TOML settings file [env: {CONFIG_ENV}]"));
+        command.arg(config).args(setting_args(SETTINGS))
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl FromArgMatches for SettingFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let config = matches.get_one::<PathBuf>(CONFIG_ARG).cloned();
+        Ok(Self { config, values: setting_values(SETTINGS, matches) })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// One flag per setting that has one, identified by the setting's key, with
+/// its doc, environment variable and default in the help line.
+pub(crate) fn setting_args<T>(specs: &'static [SettingSpec<T>]) -> impl Iterator<Item = Arg> {
+    specs.iter().filter_map(|spec| {
+        let env = spec.env.map(|name| format!(" [env: {name}]")).unwrap_or_default();
+        let help = format!("{}{env} [default: {}]", spec.doc, spec.default_text());
+        Some(Arg::new(spec.key).long(spec.flag?).global(true).value_name(spec.value_name).help(help))
+    })
+}
+
+/// The flags given, as text by setting key.
+pub(crate) fn setting_values<T>(specs: &[SettingSpec<T>], matches: &ArgMatches) -> BTreeMap<&'static str, String> {
+    specs
+        .iter()
+        .filter(|spec| spec.flag.is_some())
+        .filter_map(|spec| Some((spec.key, matches.get_one::<String>(spec.key)?.clone())))
+        .collect()
 }

@@ -1,0 +1,228 @@
+//! Every setting of the service, declared once: the flags, the environment
+//! lookup, the file keys, the defaults, `--help` and the README's table
+//! all come from [`SETTINGS`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chassis::telemetry::LogFormat;
+use secrecy::SecretString;
+
+use super::spec::{Kind, SettingSpec};
+use super::{Config, DatabaseUrl};
+
+/// Longest duration setting accepted: one day.
+const MAX_DURATION_MS: u64 = 86_400_000;
+
+/// The settings, in the order `--help` and the README list them.
+pub static SETTINGS: &[SettingSpec<Config>] = &[
+    SettingSpec {
+        key: "listen",
+        env: Some("OVERKILL_LISTEN"),
+        flag: Some("listen"),
+        value_name: "ADDR",
+        default: Some("0.0.0.0:8080"),
+        doc: "API address, IP:port; the default binds every interface (127.0.0.1:8080: this host only); \
+              port 0 picks a free port (logged)",
+        kind: Kind::Value(|c, v| set(&mut c.listen, address(v))),
+    },
+    SettingSpec {
+        key: "admin_listen",
+        env: Some("OVERKILL_ADMIN_LISTEN"),
+        flag: Some("admin-listen"),
+        value_name: "ADDR",
+        default: Some("0.0.0.0:9090"),
+        doc: "probes and metrics address, IP:port; the default binds every interface",
+        kind: Kind::Value(|c, v| set(&mut c.admin_listen, address(v))),
+    },
+    SettingSpec {
+        key: "database_url",
+        env: Some("DATABASE_URL"),
+        flag: Some("database-url"),
+        value_name: "URL",
+        default: Some("sqlite://overkill.db"),
+        doc: "`postgres://…` for PostgreSQL, `sqlite://PATH` for embedded SQLite (the file is created when missing)",
+        kind: Kind::Value(|c, v| set(&mut c.database, database_url(v))),
+    },
+    SettingSpec {
+        key: "db_pool_size",
+        env: Some("OVERKILL_DB_POOL_SIZE"),
+        flag: Some("db-pool-size"),
+        value_name: "N",
+        default: Some("16"),
+        doc: "PostgreSQL connections at most (SQLite: read connections), 1..=1024",
+        kind: Kind::Value(|c, v| set(&mut c.db_pool_size, bounded(v, 1, 1024))),
+    },
+    SettingSpec {
+        key: "request_timeout_ms",
+        env: Some("OVERKILL_REQUEST_TIMEOUT_MS"),
+        flag: Some("request-timeout-ms"),
+        value_name: "MS",
+        default: Some("30000"),
+        doc: "time a handler may take; past it, 503 `timeout`",
+        kind: Kind::Value(|c, v| set(&mut c.http.request_timeout, millis(v, 1))),
+    },
+    SettingSpec {
+        key: "header_read_timeout_ms",
+        env: Some("OVERKILL_HEADER_READ_TIMEOUT_MS"),
+        flag: Some("header-read-timeout-ms"),
+        value_name: "MS",
+        default: Some("10000"),
+        doc: "time a new connection has to send a complete request head, whatever the protocol \
+              (slowloris guard); then it is closed",
+        kind: Kind::Value(|c, v| set(&mut c.http.header_read_timeout, millis(v, 1))),
+    },
+    SettingSpec {
+        key: "max_body_bytes",
+        env: Some("OVERKILL_MAX_BODY_BYTES"),
+        flag: Some("max-body-bytes"),
+        value_name: "BYTES",
+        default: Some("1048576"),
+        doc: "largest request body, 1..=1073741824; past it, 413",
+        kind: Kind::Value(|c, v| set(&mut c.http.max_body_bytes, bounded(v, 1, 1 << 30))),
+    },
+    SettingSpec {
+        key: "max_connections",
+        env: Some("OVERKILL_MAX_CONNECTIONS"),
+        flag: Some("max-connections"),
+        value_name: "N",
+        default: Some("1024"),
+        doc: "open connections at most, 1..=1000000; more wait in the listen backlog",
+        kind: Kind::Value(|c, v| set(&mut c.http.max_connections, bounded(v, 1, 1_000_000))),
+    },
+    SettingSpec {
+        key: "max_concurrent_requests",
+        env: Some("OVERKILL_MAX_CONCURRENT_REQUESTS"),
+        flag: Some("max-concurrent-requests"),
+        value_name: "N",
+        default: Some("512"),
+        doc: "requests in flight at most, 1..=1000000; more get 503 `unavailable` at once",
+        kind: Kind::Value(|c, v| set(&mut c.http.max_concurrent_requests, bounded(v, 1, 1_000_000))),
+    },
+    SettingSpec {
+        key: "shutdown_timeout_ms",
+        env: Some("OVERKILL_SHUTDOWN_TIMEOUT_MS"),
+        flag: Some("shutdown-timeout-ms"),
+        value_name: "MS",
+        default: Some("10000"),
+        doc: "after the grace: time in-flight requests have to finish before the remaining connections are closed",
+        kind: Kind::Value(|c, v| set(&mut c.http.shutdown_timeout, millis(v, 1))),
+    },
+    SettingSpec {
+        key: "log_format",
+        env: Some("OVERKILL_LOG_FORMAT"),
+        flag: Some("log-format"),
+        value_name: "FORMAT",
+        default: Some("auto"),
+        doc: "`json`, `pretty`, or `auto`: pretty when stderr is a terminal, else json",
+        kind: Kind::Value(|c, v| set(&mut c.log_format, log_format(v))),
+    },
+    SettingSpec {
+        key: "log_level",
+        env: Some("OVERKILL_LOG_LEVEL"),
+        flag: Some("log-level"),
+        value_name: "FILTER",
+        default: Some("info"),
+        doc: "log filter, e.g. `warn` or `overkill=debug,info`",
+        kind: Kind::Value(|c, v| set(&mut c.log_level, log_filter(v))),
+    },
+    SettingSpec {
+        key: "migrate_on_start",
+        env: Some("OVERKILL_MIGRATE_ON_START"),
+        flag: Some("migrate-on-start"),
+        value_name: "BOOL",
+        default: Some("true"),
+        doc: "apply pending migrations when serving starts",
+        kind: Kind::Value(|c, v| set(&mut c.migrate_on_start, boolean(v))),
+    },
+    SettingSpec {
+        key: "ballast_mb",
+        env: Some("OVERKILL_BALLAST_MB"),
+        flag: Some("ballast-mb"),
+        value_name: "MIB",
+        default: Some("0"),
+        doc: "benchmark only: MiB of live heap to hold (the arena's large-heap scenario), 0..=65536",
+        kind: Kind::Value(|c, v| set(&mut c.ballast_mb, bounded(v, 0, 64 * 1024))),
+    },
+];
+
+/// Stores a parsed value, or passes its error on.
+fn set<V>(slot: &mut V, parsed: Result<V, String>) -> Result<(), String> {
+    *slot = parsed?;
+    Ok(())
+}
+
+fn address(value: &str) -> Result<SocketAddr, String> {
+    SocketAddr::from_str(value).map_err(|_| format!("`{value}` is not an IP:port address such as 0.0.0.0:8080"))
+}
+
+fn bounded(value: &str, min: usize, max: usize) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("`{value}` is not an integer in {min}..={max}")),
+    }
+}
+
+/// A whole number of milliseconds from `min` to one day.
+fn millis(value: &str, min: u64) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(ms) if (min..=MAX_DURATION_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("`{value}` is not a number of milliseconds in {min}..={MAX_DURATION_MS}")),
+    }
+}
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("`{value}` is not true or false")),
+    }
+}
+
+fn log_format(value: &str) -> Result<LogFormat, String> {
+    use std::io::IsTerminal;
+    match value {
+        "json" => Ok(LogFormat::Json),
+        "pretty" => Ok(LogFormat::Pretty),
+        "auto" if std::io::stderr().is_terminal() => Ok(LogFormat::Pretty),
+        "auto" => Ok(LogFormat::Json),
+        _ => Err(format!("`{value}` is not json, pretty or auto")),
+    }
+}
+
+pub(super) fn log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber_filter_is_valid(value)
+        .then(|| value.to_owned())
+        .ok_or_else(|| format!("`{value}` is not a log filter such as info or overkill=debug,warn"))
+}
+
+/// Accepts the `EnvFilter` directive syntax we document: comma-separated
+/// `level` or `target=level` items.
+fn tracing_subscriber_filter_is_valid(value: &str) -> bool {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    !value.is_empty()
+        && value.split(',').all(|item| {
+            let level = item.rsplit('=').next().unwrap_or_default();
+            let target_ok = item.split('=').count() <= 2;
+            target_ok && LEVELS.contains(&level.to_ascii_lowercase().as_str())
+        })
+}
+
+/// The database URL. PostgreSQL URLs are checked by the driver's own parser
+/// and never echoed, since they may carry a password.
+fn database_url(value: &str) -> Result<DatabaseUrl, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        tokio_postgres::Config::from_str(value)
+            .map(|_| DatabaseUrl::Postgres(SecretString::from(value.to_owned())))
+            .map_err(|_| "not a valid postgres:// URL (value not shown: it may hold a password)".to_owned())
+    } else if let Some(path) = value.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("sqlite:// needs a file path, e.g. sqlite://overkill.db".to_owned());
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    } else {
+        Err("expected postgres://… or sqlite://PATH".to_owned())
+    }
+}
