@@ -36,6 +36,19 @@ pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks `filter` with the log subscriber's own parser (`EnvFilter`), so
+/// whatever it accepts — `info`, `overkill`, `overkill=debug,warn`,
+/// `info,hyper=off` — is accepted, and a configuration error can be reported
+/// before anything starts. The error says why, for one line of output.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err("the log filter is empty; give a level such as info, or off".to_owned());
+    }
+    EnvFilter::try_new(filter)
+        .map(|_| ())
+        .map_err(|error| format!("`{filter}` is not a log filter such as info or overkill=debug,warn: {error}"))
+}
+
 /// Installs the global Prometheus recorder on first call and returns its
 /// handle; later calls return the same handle.
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {

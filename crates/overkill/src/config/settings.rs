@@ -125,7 +125,7 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         flag: Some("log-level"),
         value_name: "FILTER",
         default: Some("info"),
-        doc: "log filter, e.g. `warn` or `overkill=debug,info`",
+        doc: "log filter (tracing's `EnvFilter` syntax), e.g. `warn`, `overkill=debug,warn` or `info,hyper=off`",
         kind: Kind::Value(|c, v| set(&mut c.log_level, log_filter(v))),
     },
     SettingSpec {
@@ -192,22 +192,9 @@ fn log_format(value: &str) -> Result<LogFormat, String> {
     }
 }
 
+/// A filter the log subscriber will accept, checked by its own parser.
 pub(super) fn log_filter(value: &str) -> Result<String, String> {
-    tracing_subscriber_filter_is_valid(value)
-        .then(|| value.to_owned())
-        .ok_or_else(|| format!("`{value}` is not a log filter such as info or overkill=debug,warn"))
-}
-
-/// Accepts the `EnvFilter` directive syntax we document: comma-separated
-/// `level` or `target=level` items.
-fn tracing_subscriber_filter_is_valid(value: &str) -> bool {
-    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
-    !value.is_empty()
-        && value.split(',').all(|item| {
-            let level = item.rsplit('=').next().unwrap_or_default();
-            let target_ok = item.split('=').count() <= 2;
-            target_ok && LEVELS.contains(&level.to_ascii_lowercase().as_str())
-        })
+    chassis::telemetry::check_log_filter(value).map(|()| value.to_owned())
 }
 
 /// The database URL. PostgreSQL URLs are checked by the driver's own parser

@@ -108,10 +108,14 @@ fn a_broken_file_names_the_line_and_column() {
 }
 
 #[test]
-fn log_filters_are_checked() {
-    assert!(settings::log_filter("info").is_ok());
-    assert!(settings::log_filter("overkill=debug,warn").is_ok());
-    assert!(settings::log_filter("loud").is_err());
+fn log_filters_use_the_subscribers_own_parser() {
+    for accepted in ["info", "overkill", "overkill=debug,warn", "info,hyper=off", "OFF"] {
+        assert!(settings::log_filter(accepted).is_ok(), "{accepted}");
+    }
+    for rejected in ["overkill=loud", "", " ", "[{"] {
+        assert!(settings::log_filter(rejected).is_err(), "{rejected:?}");
+    }
+    assert!(load(&["--log-level", "overkill"], &[]).is_ok());
 }
 
 #[test]
