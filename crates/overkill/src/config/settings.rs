@@ -75,6 +75,24 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         kind: Kind::Value(|c, v| set(&mut c.http.header_read_timeout, millis(v, 1))),
     },
     SettingSpec {
+        key: "body_read_timeout_ms",
+        env: Some("OVERKILL_BODY_READ_TIMEOUT_MS"),
+        flag: Some("body-read-timeout-ms"),
+        value_name: "MS",
+        default: Some("10000"),
+        doc: "time to send the whole request body once the head is in; past it, 408",
+        kind: Kind::Value(|c, v| set(&mut c.http.body_read_timeout, millis(v, 1))),
+    },
+    SettingSpec {
+        key: "idle_timeout_ms",
+        env: Some("OVERKILL_IDLE_TIMEOUT_MS"),
+        flag: Some("idle-timeout-ms"),
+        value_name: "MS",
+        default: Some("60000"),
+        doc: "time a connection may stay open with no request in flight (HTTP/1.1 and HTTP/2); then it is closed",
+        kind: Kind::Value(|c, v| set(&mut c.http.idle_timeout, millis(v, 1))),
+    },
+    SettingSpec {
         key: "max_body_bytes",
         env: Some("OVERKILL_MAX_BODY_BYTES"),
         flag: Some("max-body-bytes"),
@@ -100,6 +118,16 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         default: Some("512"),
         doc: "requests in flight at most, 1..=1000000; more get 503 `unavailable` at once",
         kind: Kind::Value(|c, v| set(&mut c.http.max_concurrent_requests, bounded(v, 1, 1_000_000))),
+    },
+    SettingSpec {
+        key: "drain_grace_ms",
+        env: Some("OVERKILL_DRAIN_GRACE_MS"),
+        flag: Some("drain-grace-ms"),
+        value_name: "MS",
+        default: Some("5000"),
+        doc: "on SIGTERM/SIGINT: time to keep serving while `/readyz` says draining, before accepting stops; \
+              0 for none",
+        kind: Kind::Value(|c, v| set(&mut c.http.drain_grace, millis(v, 0))),
     },
     SettingSpec {
         key: "shutdown_timeout_ms",

@@ -38,6 +38,9 @@ fn defaults_apply_when_nothing_is_set() {
     assert_eq!(config.log_level, "info");
     assert!(config.migrate_on_start);
     assert_eq!(config.http.max_body_bytes, 1024 * 1024);
+    assert_eq!(config.http.body_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.http.drain_grace, Duration::from_secs(5));
     assert_eq!(config.http.shutdown_timeout, Duration::from_secs(10));
 }
 
@@ -71,6 +74,31 @@ fn errors_name_the_setting_and_its_source() {
 }
 
 #[test]
+fn the_new_http_bounds_are_wired_and_bounded() {
+    let env = [
+        ("OVERKILL_BODY_READ_TIMEOUT_MS", "1500"),
+        ("OVERKILL_IDLE_TIMEOUT_MS", "2500"),
+        ("OVERKILL_DRAIN_GRACE_MS", "0"),
+    ];
+    let config = load(&[], &env).unwrap();
+    assert_eq!(config.http.body_read_timeout, Duration::from_millis(1500));
+    assert_eq!(config.http.idle_timeout, Duration::from_millis(2500));
+    assert_eq!(config.http.drain_grace, Duration::ZERO, "0 means no grace");
+    let config = load(&["--drain-grace-ms", "250", "--idle-timeout-ms", "9"], &[]).unwrap();
+    assert_eq!(config.http.drain_grace, Duration::from_millis(250));
+    assert_eq!(config.http.idle_timeout, Duration::from_millis(9));
+    for (flag, value) in [
+        ("--body-read-timeout-ms", "0"),
+        ("--idle-timeout-ms", "0"),
+        ("--drain-grace-ms", "86400001"),
+        ("--drain-grace-ms", "-1"),
+    ] {
+        let text = load(&[&format!("{flag}={value}")], &[]).unwrap_err().to_string();
+        assert!(text.contains(flag), "{flag}={value}: {text}");
+    }
+}
+
+#[test]
 fn postgres_urls_are_never_echoed() {
     let error = load(&[], &[("DATABASE_URL", "postgres://u:hunter2@host:notaport/db")]).unwrap_err();
     assert!(!error.to_string().contains("hunter2"), "{error}");
@@ -92,8 +120,8 @@ fn unknown_file_keys_are_rejected_with_their_dotted_key() {
 fn values_of_the_wrong_toml_type_are_rejected() {
     let text = load_file("listen = [\"0.0.0.0:1\"]\n").unwrap_err().to_string();
     assert!(text.contains("listen") && text.contains("found array"), "{text}");
-    let text = load_file("shutdown_timeout_ms = 1.5\n").unwrap_err().to_string();
-    assert!(text.contains("shutdown_timeout_ms") && text.contains("found float"), "{text}");
+    let text = load_file("drain_grace_ms = 1.5\n").unwrap_err().to_string();
+    assert!(text.contains("drain_grace_ms") && text.contains("found float"), "{text}");
 }
 
 #[test]
