@@ -14,7 +14,9 @@ use crate::config::{CONFIG_ENV, SETTINGS};
 /// overkill: products, orders, FX prices and proxy routes over HTTP.
 ///
 /// Settings come from defaults < the TOML file < OVERKILL_* environment
-/// variables (and DATABASE_URL) < these flags. See the README for the table.
+/// variables (and DATABASE_URL) < these flags. Exit status: 0 done,
+/// 2 usage, 64 invalid configuration, 69 a listener cannot bind, 73 the
+/// database cannot be opened, 1 anything else.
 #[derive(Debug, Parser)]
 #[command(name = "overkill", version, about)]
 pub struct Cli {

@@ -4,29 +4,39 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use overkill::cli::{Cli, Command};
-use overkill::{Application, Config, startup};
+use overkill::startup::{self, StartError};
+use overkill::{Application, Config};
 
-/// Exit status for a bad command line or configuration (sysexits EX_USAGE).
-const EXIT_USAGE: u8 = 64;
+/// Exit statuses, documented in the README ("Exit status") and `--help`.
+/// Usage errors (an unknown flag, a missing value) exit 2, clap's status.
+mod status {
+    /// An invalid setting or settings file (sysexits EX_USAGE).
+    pub const CONFIG: u8 = 64;
+    /// A listener cannot bind its address (sysexits EX_UNAVAILABLE).
+    pub const BIND: u8 = 69;
+    /// The database cannot be opened or created (sysexits EX_CANTCREAT).
+    pub const DATABASE: u8 = 73;
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+            // 2 for a usage error, 0 for --help and --version.
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
     let config = match Config::load(&cli.settings, |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("overkill: {error}");
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(status::CONFIG);
         }
     };
     if let Err(error) = chassis::telemetry::init_logging(config.log_format, &config.log_level) {
         eprintln!("overkill: {error:#}");
-        return ExitCode::from(EXIT_USAGE);
+        return ExitCode::from(status::CONFIG);
     }
     // Blocking threads run SQLite queries, each holding one connection, so
     // more threads than connections (readers + the writer) would only wait
@@ -44,10 +54,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "overkill stopped with an error");
-            ExitCode::FAILURE
-        }
+        Err(error) => exit_status(&error),
     }
 }
 
@@ -64,4 +71,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reports why the service stopped and picks the exit status. The start-up
+/// failures an operator fixes by hand get one plain line on stderr (not a
+/// log line) and their own status; anything else is logged.
+fn exit_status(error: &anyhow::Error) -> ExitCode {
+    let status = match error.downcast_ref::<StartError>() {
+        Some(StartError::Bind { .. }) => status::BIND,
+        Some(StartError::Database(_)) => status::DATABASE,
+        Some(StartError::Other(_)) | None => {
+            tracing::error!(error = format!("{error:#}"), "overkill stopped with an error");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("overkill: {error}");
+    ExitCode::from(status)
 }

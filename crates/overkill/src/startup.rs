@@ -18,6 +18,31 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::products::ProductStore;
 
+/// Why the application did not start. `main` maps each cause to its own
+/// exit status, so an operator (or a supervisor) can tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind its address: in use, not an address of
+    /// this host, or not permitted.
+    #[error("cannot listen on {address} for the {listener} listener: {source}")]
+    Bind {
+        /// Which listener: `API` or `admin`.
+        listener: &'static str,
+        /// The address it was given.
+        address: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The database could not be opened, e.g. an SQLite file in a missing
+    /// or read-only directory. (PostgreSQL connects lazily: an unreachable
+    /// server is not this.)
+    #[error("cannot open the database: {0:#}")]
+    Database(anyhow::Error),
+    /// Anything else, with its context.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
 /// A built application: database open, migrations applied, listeners bound.
 pub struct Application {
     api_listener: TcpListener,
@@ -35,12 +60,12 @@ pub struct Application {
 impl Application {
     /// Opens the database, applies migrations (unless turned off), binds
     /// both listeners (port 0 picks a free port) and builds the routers.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
         let metrics = chassis::telemetry::init_metrics()?;
         metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         ballast::hold(config.ballast_mb);
 
-        let db = Database::connect(&config.database, config.db_pool_size).await?;
+        let db = Database::connect(&config.database, config.db_pool_size).await.map_err(StartError::Database)?;
         if config.migrate_on_start {
             let applied = db.migrate().await.context("failed to apply migrations")?;
             tracing::info!(applied, database = db.engine(), "migrations up to date");
@@ -55,8 +80,8 @@ impl Application {
         let api_listener = bind(config.listen, "API").await?;
         let admin_listener = bind(config.admin_listen, "admin").await?;
         tracing::info!(
-            listen = %api_listener.local_addr()?,
-            admin_listen = %admin_listener.local_addr()?,
+            listen = %api_listener.local_addr().context("the API listener has no address")?,
+            admin_listen = %admin_listener.local_addr().context("the admin listener has no address")?,
             database = db.engine(),
             "listening"
         );
@@ -102,11 +127,11 @@ impl Application {
 }
 
 /// Applies pending migrations and returns how many ran (`overkill migrate`).
-pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
-    let db = Database::connect(&config.database, 1).await?;
-    db.migrate().await.context("failed to apply migrations")
+pub async fn migrate(config: &Config) -> Result<usize, StartError> {
+    let db = Database::connect(&config.database, 1).await.map_err(StartError::Database)?;
+    Ok(db.migrate().await.context("failed to apply migrations")?)
 }
 
-async fn bind(address: SocketAddr, name: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address).await.with_context(|| format!("failed to bind the {name} listener to {address}"))
+async fn bind(address: SocketAddr, listener: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address).await.map_err(|source| StartError::Bind { listener, address, source })
 }
