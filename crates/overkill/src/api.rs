@@ -29,7 +29,7 @@ impl FromRef<AppState> for ProductStore {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "overkill", description = "Products, orders, FX prices and proxy routes."),
+    info(title = "overkill", description = "A products catalogue: create, read, change, list and delete products."),
     paths(serve_doc),
     components(schemas(chassis::Problem, chassis::FieldError)),
     tags((name = "products", description = "The product catalogue"))

@@ -11,14 +11,14 @@ use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use crate::config::spec::SettingSpec;
 use crate::config::{CONFIG_ENV, SETTINGS};
 
-/// overkill: products, orders, FX prices and proxy routes over HTTP.
+/// overkill: a products catalogue over HTTP, on PostgreSQL or embedded SQLite.
 ///
 /// Settings come from defaults < the TOML file < OVERKILL_* environment
 /// variables (and DATABASE_URL) < these flags. Exit status: 0 done,
 /// 2 usage, 64 invalid configuration, 69 a listener cannot bind, 73 the
 /// database cannot be opened, 1 anything else.
 #[derive(Debug, Parser)]
-#[command(name = "overkill", version, about)]
+#[command(name = "overkill", version)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]

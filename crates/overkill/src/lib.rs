@@ -1,5 +1,5 @@
-//! The overkill service: a products API (orders, FX prices and proxy routes
-//! to come) on the [`chassis`].
+//! The overkill service: a products catalogue over HTTP, on PostgreSQL or
+//! embedded SQLite, built on the [`chassis`].
 //!
 //! Where a request goes: `chassis::server` → `chassis::middleware` →
 //! [`api`] (routes) → a feature's `handlers` (e.g. [`products`]) → its
