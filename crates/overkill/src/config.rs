@@ -15,11 +15,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::SettingFlags;
 
+mod file;
 mod settings;
 pub mod spec;
 
+use file::SettingsFile;
 pub use settings::SETTINGS;
-use spec::{SettingsFile, Sources};
+use spec::Sources;
 
 /// The environment variable naming the settings file (flag `--config`).
 pub const CONFIG_ENV: &str = "OVERKILL_CONFIG";

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::spec::{self, Entry, EntryError, Kind, SettingSpec, SettingsFile, Sources};
+use super::file::SettingsFile;
+use super::spec::{self, Entry, EntryError, Kind, SettingSpec, Sources};
 use super::*;
 use crate::cli::Cli;
 
