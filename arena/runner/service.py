@@ -29,6 +29,8 @@ class Service:
                         DATABASE_URL=dsn,
                         OVERKILL_DB_POOL_SIZE="16",
                         OVERKILL_LOG_LEVEL="warn",
+                        # No load balancer watches readiness here: stop at once.
+                        OVERKILL_DRAIN_GRACE_MS="0",
                         OVERKILL_BALLAST_MB=str(ballast_mb))
         self.proc = None
         self.ready_after = None
