@@ -111,18 +111,19 @@ pub(super) async fn serve<A: Acceptor>(
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
-            () = phases.draining.wait(), if !draining => {
-                draining = true;
-                if activity.http2.load(Ordering::Acquire) && !closing {
-                    connection.as_mut().graceful_shutdown();
-                    closing = true;
-                }
-            }
+            () = phases.draining.wait(), if !draining => draining = true,
             () = phases.closing.cancelled(), if !closing => {
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
             () = phases.aborting.cancelled() => return,
+        }
+        // HTTP/2 clients are told to move at once when the drain starts
+        // (or when their first request shows the protocol); HTTP/1.1 ones
+        // by `Connection: close` on their next response.
+        if draining && !closing && activity.http2.load(Ordering::Acquire) {
+            connection.as_mut().graceful_shutdown();
+            closing = true;
         }
     }
 }

@@ -18,6 +18,51 @@ const GUARD: Duration = Duration::from_secs(10);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
 
+/// A GET of `/v1/products` on stream 1 (HPACK: `:method GET`, `:scheme
+/// http`, `:path /` indexed, then `:path` and `:authority` literals).
+const H2_GET: &[u8] = &[
+    0, 0, 19, 1, 5, 0, 0, 0, 1, // HEADERS, END_STREAM | END_HEADERS, stream 1
+    0x82, 0x86, 0x04, 12, b'/', b'v', b'1', b'/', b'p', b'r', b'o', b'd', b'u', b'c', b't', b's', 0x41, 1, b'x',
+];
+
+/// The frame types in `bytes`, a run of HTTP/2 frames.
+fn h2_frame_types(bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 9 {
+        let length = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        types.push(rest[3]);
+        rest = &rest[(9 + length).min(rest.len())..];
+    }
+    types
+}
+
+/// Opens an HTTP/2 (prior knowledge) connection and sends one GET.
+async fn h2_connection_with_one_request(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream.write_all(H2_PREFACE).await.unwrap();
+    stream.write_all(H2_SETTINGS).await.unwrap();
+    stream.write_all(H2_GET).await.unwrap();
+    stream
+}
+
+/// Reads until the server closes; the raw bytes it sent.
+async fn read_bytes_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(GUARD, async {
+        let mut buffer = [0; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => received.extend_from_slice(&buffer[..read]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+    received
+}
+
 async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap()
 }
@@ -115,4 +160,37 @@ async fn connections_still_busy_after_the_drain_timeout_are_closed() {
     tokio::time::timeout(GUARD, app.stop()).await.expect("the drain ends at its timeout").unwrap();
     let received = read_until_closed(&mut slow).await;
     assert!(received.is_empty(), "closed without an answer: {received}");
+}
+
+/// HTTP/2 frame types.
+const HEADERS: u8 = 1;
+const GOAWAY: u8 = 7;
+
+#[tokio::test]
+async fn idle_http2_connections_get_goaway_and_are_closed_at_the_idle_timeout() {
+    // This client never answers the server's PING after GOAWAY, so the
+    // connection ends at the header timeout after the graceful close.
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.http.idle_timeout = Duration::from_millis(300);
+        c.http.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut stream = h2_connection_with_one_request(&app).await;
+    let frames = h2_frame_types(&read_bytes_until_closed(&mut stream).await);
+    assert!(frames.contains(&HEADERS), "the request was answered: {frames:?}");
+    assert!(frames.contains(&GOAWAY), "{frames:?}");
+}
+
+#[tokio::test]
+async fn draining_sends_goaway_on_http2_connections_at_once() {
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.http.drain_grace = Duration::from_secs(30);
+        c.http.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut stream = h2_connection_with_one_request(&app).await;
+    app.shutdown.as_ref().unwrap().trigger();
+    // Within the 30 s grace period: GOAWAY comes from the drain, not from the end of the grace.
+    let frames = h2_frame_types(&read_bytes_until_closed(&mut stream).await);
+    assert!(frames.contains(&HEADERS) && frames.contains(&GOAWAY), "{frames:?}");
 }
