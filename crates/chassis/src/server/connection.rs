@@ -5,7 +5,11 @@
 //!   SETTINGS with no request are all dropped at it).
 //! - No request in flight for `idle_timeout`: graceful close (HTTP/1.1 keep-
 //!   alive closes at once; HTTP/2 gets GOAWAY); still nothing after another
-//!   `header_read_timeout`: dropped. (hyper also bounds each later HTTP/1.1
+//!   `header_read_timeout`: dropped.
+//! - Responses ready but not a byte of them taken by the client for
+//!   `idle_timeout` (a client that never reads): dropped. While a handler
+//!   runs there is no connection deadline: the route's request timeout
+//!   bounds it. (hyper also bounds each later HTTP/1.1
 //!   head by `header_read_timeout`, which closes idle HTTP/1.1 connections
 //!   at that time if it is the shorter.)
 //! - Draining: see [`Phases`].
@@ -52,12 +56,15 @@ pub(super) struct Phases {
 struct Activity {
     /// Requests whose response has not been fully sent.
     in_flight: AtomicUsize,
+    /// Requests whose handler has not returned yet.
+    handling: AtomicUsize,
     /// Whether any request has arrived.
     started: AtomicBool,
     /// Whether requests arrive over HTTP/2.
     http2: AtomicBool,
-    /// When `in_flight` last fell to zero.
-    idle_since: Mutex<Instant>,
+    /// The last progress: a handler returned, a response frame was sent,
+    /// or the last request in flight ended.
+    progress: Mutex<Instant>,
     /// Woken on every change above.
     changed: Notify,
 }
@@ -104,12 +111,14 @@ pub(super) async fn serve<A: Acceptor>(
                 return;
             }
             () = changed => {}
-            () = sleep_until(deadline.unwrap_or(first_request_by)), if deadline.is_some() => {
-                if !activity.started.load(Ordering::Acquire) || closing {
-                    return tracing::debug!(%peer, "connection made no progress; dropped");
+            () = sleep_until(deadline.map_or(first_request_by, |(at, _)| at)), if deadline.is_some() => {
+                match deadline.map(|(_, expiry)| expiry) {
+                    Some(Expiry::Drop(reason)) => return tracing::debug!(%peer, reason, "connection dropped"),
+                    _ => {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
                 }
-                connection.as_mut().graceful_shutdown();
-                closing = true;
             }
             () = phases.draining.wait(), if !draining => draining = true,
             () = phases.closing.cancelled(), if !closing => {
@@ -134,47 +143,91 @@ impl Activity {
     fn new() -> Self {
         Self {
             in_flight: AtomicUsize::new(0),
+            handling: AtomicUsize::new(0),
             started: AtomicBool::new(false),
             http2: AtomicBool::new(false),
-            idle_since: Mutex::new(Instant::now()),
+            progress: Mutex::new(Instant::now()),
             changed: Notify::new(),
         }
     }
 
-    /// When the connection must next have made progress; `None` while a
-    /// request is in flight (the request timeout bounds it).
-    fn deadline(&self, first_request_by: Instant, settings: &HttpSettings, closing: bool) -> Option<Instant> {
+    /// When the connection must next have made progress, and what happens
+    /// then; `None` while a handler runs.
+    fn deadline(&self, first_request_by: Instant, settings: &HttpSettings, closing: bool) -> Option<(Instant, Expiry)> {
         if !self.started.load(Ordering::Acquire) {
-            return Some(first_request_by);
+            return Some((first_request_by, Expiry::Drop("no request within the header timeout")));
         }
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+        if self.handling.load(Ordering::Acquire) > 0 {
             return None;
         }
-        let idle_since = *self.idle_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(idle_since + if closing { settings.header_read_timeout } else { settings.idle_timeout })
+        let progress = *self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Some((progress + settings.idle_timeout, Expiry::Drop("the client stopped reading its responses")));
+        }
+        if closing {
+            return Some((
+                progress + settings.header_read_timeout,
+                Expiry::Drop("closing connection made no progress"),
+            ));
+        }
+        Some((progress + settings.idle_timeout, Expiry::Close))
+    }
+
+    fn touch(&self) {
+        *self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
     }
 
     /// Records a request's start; the guard records its end when dropped.
     fn begin(self: &Arc<Self>, version: Version) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.handling.fetch_add(1, Ordering::AcqRel);
         self.started.store(true, Ordering::Release);
         if version == Version::HTTP_2 {
             self.http2.store(true, Ordering::Release);
         }
         self.changed.notify_one();
-        InFlight(self.clone())
+        InFlight { activity: self.clone(), handled: false }
     }
 }
 
-/// Held until a response's body has been sent (or dropped).
-struct InFlight(Arc<Activity>);
+/// What happens to a connection at its deadline.
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    /// Close gracefully: it is idle.
+    Close,
+    /// Drop it, for this reason.
+    Drop(&'static str),
+}
+
+/// Held from a request's start until its response body has been sent (or
+/// dropped).
+struct InFlight {
+    activity: Arc<Activity>,
+    /// Whether the handler has returned.
+    handled: bool,
+}
+
+// === impl InFlight ===
+
+impl InFlight {
+    /// The handler returned: the response is being sent.
+    fn handled(&mut self) {
+        self.handled = true;
+        self.activity.handling.fetch_sub(1, Ordering::AcqRel);
+        self.activity.touch();
+        self.activity.changed.notify_one();
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            *self.0.idle_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        if !self.handled {
+            self.activity.handling.fetch_sub(1, Ordering::AcqRel);
         }
-        self.0.changed.notify_one();
+        if self.activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.activity.touch();
+        }
+        self.activity.changed.notify_one();
     }
 }
 
@@ -195,13 +248,14 @@ type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infalli
 impl ConnectionService {
     fn call(&self, request: Request<Incoming>) -> ResponseFuture {
         let version = request.version();
-        let guard = self.activity.begin(version);
+        let mut guard = self.activity.begin(version);
         let mut request = request.map(Body::new);
         // axum's `ConnectInfo` extractor reads this: handlers see the peer.
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let (app, draining) = (self.app.clone(), self.draining.clone());
         Box::pin(async move {
             let Ok(mut response) = app.oneshot(request).await;
+            guard.handled();
             if draining.is_triggered() && version < Version::HTTP_2 {
                 response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
@@ -209,7 +263,7 @@ impl ConnectionService {
             // flight until its last byte is sent.
             Ok(response.map(|body| {
                 Body::new(body.map_frame(move |frame| {
-                    let _held = &guard;
+                    guard.activity.touch();
                     frame
                 }))
             }))

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::lifecycle::{read_status, start_slow_create};
-use crate::support::{Backend, TestApp, spawn_app_with};
+use crate::support::{Backend, TestApp, new_product, spawn_app_with};
 
 /// Upper bound on how long a test waits for the server to act on its own
 /// timers; a guard against hanging, not a synchronisation.
@@ -193,4 +193,30 @@ async fn draining_sends_goaway_on_http2_connections_at_once() {
     // Within the 30 s grace period: GOAWAY comes from the drain, not from the end of the grace.
     let frames = h2_frame_types(&read_bytes_until_closed(&mut stream).await);
     assert!(frames.contains(&HEADERS) && frames.contains(&GOAWAY), "{frames:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_responses_is_dropped() {
+    // hyper takes each whole response body at once and stalls flushing it,
+    // so the connection looks idle: closed gracefully at the idle timeout,
+    // then dropped when that close makes no progress either.
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.http.idle_timeout = Duration::from_millis(500);
+        c.http.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    for _ in 0..20 {
+        let mut product = new_product("Large", 1, 1);
+        product["description"] = serde_json::json!("d".repeat(2000));
+        app.create_ok(&product).await;
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.base.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    // Pipelined requests for ~40 KB responses, never reading one: the
+    // server's writes stall, then ours; the connection must end.
+    let requests = "GET /v1/products?limit=100 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+    let dropped =
+        tokio::time::timeout(GUARD, async { while stream.write_all(requests.as_bytes()).await.is_ok() {} }).await;
+    assert!(dropped.is_ok(), "the server kept a connection whose client reads nothing");
 }

@@ -1,0 +1,47 @@
+//! The accept loop on a real socket: a streamed response the client never
+//! reads does not hold the connection forever.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::routing::get;
+use chassis::{HttpSettings, Shutdown};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket};
+
+/// A guard against hanging, not a synchronisation.
+const GUARD: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_streamed_response_the_client_never_reads_is_dropped_at_the_idle_timeout() {
+    let endless = || async {
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        Body::from_stream(futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())))
+    };
+    let app = chassis::middleware::apply(Router::new().route("/stream", get(endless)), &HttpSettings::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    // Long header timeout: only the stalled-response deadline can end it.
+    let settings = HttpSettings {
+        idle_timeout: Duration::from_millis(300),
+        header_read_timeout: Duration::from_secs(60),
+        ..HttpSettings::default()
+    };
+    let shutdown = Shutdown::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
+    });
+
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let request = b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Never read: the server's writes stall, then (its buffers full) ours.
+    let dropped = tokio::time::timeout(GUARD, async { while stream.write_all(request).await.is_ok() {} }).await;
+    assert!(dropped.is_ok(), "the server kept a connection whose client reads nothing");
+    shutdown.trigger();
+}
