@@ -65,10 +65,10 @@ pub async fn postgres(pool: &PgPool) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-/// Applies pending SQLite migrations in one `IMMEDIATE` transaction, which
-/// takes the write lock before reading what was applied.
-pub fn sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<usize> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+/// Applies pending SQLite migrations in `tx`, an `IMMEDIATE` transaction
+/// (see `SqliteDb::transaction`), which holds the write lock before reading
+/// what was applied.
+pub fn sqlite(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
     tx.execute_batch(CREATE_TABLE)?;
     let applied: Vec<i64> = tx
         .prepare("SELECT version FROM overkill_migrations")?
@@ -83,6 +83,5 @@ pub fn sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<usize> {
         )?;
         count += 1;
     }
-    tx.commit()?;
     Ok(count)
 }

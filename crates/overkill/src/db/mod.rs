@@ -61,7 +61,24 @@ impl Database {
     pub async fn migrate(&self) -> anyhow::Result<usize> {
         match self {
             Self::Postgres(pool) => migrations::postgres(pool).await,
-            Self::Sqlite(db) => db.write(migrations::sqlite).await.map_err(anyhow::Error::from),
+            Self::Sqlite(db) => db.transaction(migrations::sqlite).await.map_err(anyhow::Error::from),
+        }
+    }
+
+    /// Releases the database at shutdown, after the last request: closes the
+    /// PostgreSQL pool; checkpoints SQLite's write-ahead log and truncates it,
+    /// so the file is complete on its own. Failures are logged, not returned:
+    /// there is nothing left to do about them.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close(),
+            Self::Sqlite(db) => match db.checkpoint().await {
+                Ok(true) => tracing::debug!("SQLite log checkpointed and truncated"),
+                Ok(false) => tracing::warn!("SQLite log not truncated: a reader was still active"),
+                Err(error) => {
+                    tracing::warn!(error = format!("{:#}", anyhow::Error::from(error)), "SQLite checkpoint failed");
+                }
+            },
         }
     }
 

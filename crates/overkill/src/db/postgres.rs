@@ -52,6 +52,11 @@ impl PgPool {
         Ok(())
     }
 
+    /// Closes the pool: idle connections now, the others when returned.
+    pub fn close(&self) {
+        self.0.close();
+    }
+
     /// (open connections, idle connections, maximum).
     pub fn gauges(&self) -> (usize, usize, usize) {
         let status = self.0.status();

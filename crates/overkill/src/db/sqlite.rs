@@ -11,12 +11,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row, Statement, Transaction, TransactionBehavior};
 
 use super::StoreError;
 
 /// How long a statement waits for a lock held by another process.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// What a write-ahead log left larger than this is truncated to when it is
+/// reset after a checkpoint. Auto-checkpoints run every 1000 pages (4 MiB),
+/// so the log normally stays under this; the limit reclaims the space a burst
+/// (or a long read that held the checkpoint back) made it grow to.
+const JOURNAL_SIZE_LIMIT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Prepared statements kept per connection: room for every list variant
 /// (sort × filters × cursor) a busy service sees, plus the CRUD statements.
@@ -44,7 +50,8 @@ impl SqliteDb {
         // durable across process crashes, and the usual choice with WAL.
         writer
             .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+                 PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT_BYTES};"
             ))
             .context("failed to configure SQLite")?;
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -63,14 +70,40 @@ impl SqliteDb {
         run_blocking(move || query(&inner.reader())).await
     }
 
-    /// Runs `change` on the writer connection, on a blocking thread.
-    pub async fn write<T, F>(&self, change: F) -> Result<T, StoreError>
+    /// Runs `work` in one `IMMEDIATE` transaction on the writer connection,
+    /// on a blocking thread: committed when it returns `Ok`, rolled back
+    /// otherwise. Every write goes through here. `IMMEDIATE` takes the write
+    /// lock up front, so a transaction never fails half-way on a lock; and
+    /// the `COMMIT` statement, stepped to completion, is what runs SQLite's
+    /// auto-checkpoint, whatever the statements inside left unstepped.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
         let inner = self.0.clone();
-        run_blocking(move || change(&mut lock(&inner.writer))).await
+        run_blocking(move || {
+            let mut writer = lock(&inner.writer);
+            let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Checkpoints the write-ahead log into the database and truncates it to
+    /// zero bytes: the shutdown step that leaves one self-contained file.
+    /// Returns whether the checkpoint completed (readers still inside the log
+    /// can hold it back).
+    pub async fn checkpoint(&self) -> Result<bool, StoreError> {
+        let inner = self.0.clone();
+        run_blocking(move || {
+            // (busy, log frames, checkpointed frames); busy = 1 when blocked.
+            let busy: i64 = lock(&inner.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+            Ok(busy == 0)
+        })
+        .await
     }
 
     /// A trivial read.
@@ -103,6 +136,22 @@ fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Runs `statement` (an `INSERT`/`UPDATE`/`DELETE … RETURNING`) to
+/// completion and maps its first row, if any. `query_row` would stop after
+/// the first row and reset the statement: SQLite then commits an autocommit
+/// write without running the auto-checkpoint, and the log grows for ever.
+/// Stepping until SQLite reports "done" is how a write statement must end.
+pub fn returning<T, P, F>(statement: &mut Statement<'_>, params: P, map: F) -> rusqlite::Result<Option<T>>
+where
+    P: Params,
+    F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+{
+    let mut rows = statement.query(params)?;
+    let first = rows.next()?.map(map).transpose()?;
+    while rows.next()?.is_some() {}
+    Ok(first)
 }
 
 /// Locks a connection. A poisoned lock only means another query panicked;

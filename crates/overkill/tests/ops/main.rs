@@ -12,3 +12,4 @@ mod cli;
 mod lifecycle;
 mod limits;
 mod observability;
+mod sqlite;

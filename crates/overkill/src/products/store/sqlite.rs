@@ -6,24 +6,26 @@ use time::OffsetDateTime;
 
 use super::sql::{Dialect, columns, list_statement};
 use crate::db::StoreError;
-use crate::db::sqlite::SqliteDb;
+use crate::db::sqlite::{SqliteDb, returning};
 use crate::products::listing::{ListQuery, SortKey};
 use crate::products::model::{NewProduct, Product, ProductFields, StoredRow};
 use crate::timestamp;
 
 pub async fn create(db: &SqliteDb, new: NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
     let row = db
-        .write(move |conn| {
+        .transaction(move |conn| {
             const SQL: &str = concat!(
                 "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at) ",
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) RETURNING ",
                 columns!()
             );
             let f = &new.fields;
-            conn.prepare_cached(SQL)?.query_row(
+            let row = returning(
+                &mut *conn.prepare_cached(SQL)?,
                 params![new.sku.as_str(), f.name, f.name_folded(), f.description, f.price_minor, f.currency.code(), f.stock, timestamp::micros(now)],
                 stored_row,
-            )
+            )?;
+            row.ok_or(rusqlite::Error::QueryReturnedNoRows)
         })
         .await?;
     product(row)
@@ -48,35 +50,34 @@ pub async fn update(
     now: OffsetDateTime,
 ) -> Result<Option<Product>, StoreError> {
     let row = db
-        .write(move |conn| {
+        .transaction(move |conn| {
             const SQL: &str = concat!(
                 "UPDATE products SET name = ?3, name_folded = ?4, description = ?5, price_minor = ?6, currency = ?7, ",
                 "stock = ?8, version = version + 1, updated_at = ?9 WHERE id = ?1 AND version = ?2 RETURNING ",
                 columns!()
             );
-            conn.prepare_cached(SQL)?
-                .query_row(
-                    params![
-                        id,
-                        version,
-                        f.name,
-                        f.name_folded(),
-                        f.description,
-                        f.price_minor,
-                        f.currency.code(),
-                        f.stock,
-                        timestamp::micros(now)
-                    ],
-                    stored_row,
-                )
-                .optional()
+            returning(
+                &mut *conn.prepare_cached(SQL)?,
+                params![
+                    id,
+                    version,
+                    f.name,
+                    f.name_folded(),
+                    f.description,
+                    f.price_minor,
+                    f.currency.code(),
+                    f.stock,
+                    timestamp::micros(now)
+                ],
+                stored_row,
+            )
         })
         .await?;
     row.map(product).transpose()
 }
 
 pub async fn delete(db: &SqliteDb, id: i64, version: Option<i64>) -> Result<bool, StoreError> {
-    db.write(move |conn| {
+    db.transaction(move |conn| {
         conn.prepare_cached("DELETE FROM products WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")?
             .execute(params![id, version])
             .map(|deleted| deleted > 0)
