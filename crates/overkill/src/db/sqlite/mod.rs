@@ -5,18 +5,28 @@
 //! one writer at a time, and giving writes their own connection (WAL mode lets
 //! readers run alongside it) is the whole design; generic pools cannot express
 //! it.
+//!
+//! Threads: a query waits for its connection as an async task and takes a
+//! blocking thread only once it has one, so at most `readers + 1` blocking
+//! threads are ever busy with SQLite. Writers queued behind a lock that
+//! another process holds (for up to the busy timeout) wait without threads,
+//! and can never take the threads readers need.
+
+mod readers;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row, Statement, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, Params, Row, Statement, Transaction, TransactionBehavior};
 
+use self::readers::Readers;
 use super::StoreError;
 
-/// How long a statement waits for a lock held by another process.
-const BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a statement waits for a lock held by another process; a write
+/// waits this long in all, for the writer connection and then the lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a write-ahead log left larger than this is truncated to when it is
 /// reset after a checkpoint. Auto-checkpoints run every 1000 pages (4 MiB),
@@ -33,9 +43,9 @@ const STATEMENT_CACHE: usize = 128;
 pub struct SqliteDb(Arc<Inner>);
 
 struct Inner {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
+    /// The one read-write connection. An async lock, taken before a thread is.
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Arc<Readers>,
 }
 
 // === impl SqliteDb ===
@@ -50,14 +60,14 @@ impl SqliteDb {
         // durable across process crashes, and the usual choice with WAL.
         writer
             .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
-                 PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT_BYTES};"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {};
+                 PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT_BYTES};",
+                BUSY_TIMEOUT.as_millis()
             ))
             .context("failed to configure SQLite")?;
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let readers =
-            (0..readers.max(1)).map(|_| open_reader(path).map(Mutex::new)).collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self(Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })))
+        let readers = Arc::new(Readers::open(path, readers)?);
+        Ok(Self(Arc::new(Inner { writer: Arc::new(tokio::sync::Mutex::new(writer)), readers })))
     }
 
     /// Runs `query` on a read-only connection, on a blocking thread.
@@ -66,8 +76,8 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let inner = self.0.clone();
-        run_blocking(move || query(&inner.reader())).await
+        let lease = self.0.readers.lease().await;
+        run_blocking(move || query(lease.connection()?)).await
     }
 
     /// Runs `work` in one `IMMEDIATE` transaction on the writer connection,
@@ -81,9 +91,15 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
-        let inner = self.0.clone();
+        // One deadline for the whole wait, however long the queue: for the
+        // writer connection here, then for the file lock (another process's)
+        // with what remains of it as the busy timeout.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let Ok(mut writer) = tokio::time::timeout_at(deadline.into(), self.0.writer.clone().lock_owned()).await else {
+            return Err(StoreError::Unavailable(anyhow::anyhow!("timed out waiting for the SQLite writer")));
+        };
         run_blocking(move || {
-            let mut writer = lock(&inner.writer);
+            writer.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
@@ -97,10 +113,10 @@ impl SqliteDb {
     /// Returns whether the checkpoint completed (readers still inside the log
     /// can hold it back).
     pub async fn checkpoint(&self) -> Result<bool, StoreError> {
-        let inner = self.0.clone();
+        let writer = self.0.writer.clone().lock_owned().await;
         run_blocking(move || {
             // (busy, log frames, checkpointed frames); busy = 1 when blocked.
-            let busy: i64 = lock(&inner.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+            let busy: i64 = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
             Ok(busy == 0)
         })
         .await
@@ -113,29 +129,10 @@ impl SqliteDb {
 
     /// (connections, idle connections, maximum).
     pub fn gauges(&self) -> (usize, usize, usize) {
-        let all = self.0.readers.len() + 1;
-        let idle = self.0.readers.iter().chain([&self.0.writer]).filter(|c| c.try_lock().is_ok()).count();
+        let all = self.0.readers.size() + 1;
+        let idle = self.0.readers.available() + usize::from(self.0.writer.try_lock().is_ok());
         (all, idle, all)
     }
-}
-
-impl Inner {
-    /// A free reader if there is one, else the next in turn (waiting for it).
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        if let Some(free) = self.readers.iter().find_map(|reader| reader.try_lock().ok()) {
-            return free;
-        }
-        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        lock(&self.readers[turn])
-    }
-}
-
-fn open_reader(path: &Path) -> anyhow::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).context("failed to open a SQLite reader")?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
 }
 
 /// Runs `statement` (an `INSERT`/`UPDATE`/`DELETE … RETURNING`) to
@@ -154,12 +151,9 @@ where
     Ok(first)
 }
 
-/// Locks a connection. A poisoned lock only means another query panicked;
-/// the connection itself is still consistent (SQLite rolls back), so reuse it.
-fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
+/// Runs `work` on a blocking thread. The connection `work` owns (a lease or
+/// the writer's guard) moves with it, so a caller that gives up waiting does
+/// not free the connection before the query ends.
 async fn run_blocking<T, F>(work: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
