@@ -22,11 +22,19 @@ const POSTGRES: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/postgres/0001_create_products.sql"),
 }];
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_products",
-    sql: include_str!("../../migrations/sqlite/0001_create_products.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_products",
+        sql: include_str!("../../migrations/sqlite/0001_create_products.sql"),
+    },
+    // PostgreSQL named these constraints in its migration 1 already.
+    Migration {
+        version: 2,
+        name: "name_product_constraints",
+        sql: include_str!("../../migrations/sqlite/0002_name_product_constraints.sql"),
+    },
+];
 
 /// Arbitrary key of the advisory lock that serialises migration runs.
 const LOCK_KEY: i64 = 0x6f76_6572_6b69_6c6c; // "overkill"

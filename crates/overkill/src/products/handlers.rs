@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::input::{self, CreateProduct, ProductPatch};
 use super::listing::{ListParams, ListQuery};
 use super::model::{Product, ProductView};
-use super::store::ProductStore;
+use super::store::{ProductStore, on_constraint};
 use crate::timestamp;
 
 /// How often a PATCH without `If-Match` retries when a concurrent change
@@ -48,7 +48,7 @@ pub struct ProductPage {
 )]
 pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObject) -> Result<Response, Problem> {
     let new = input::parse_new(&body)?;
-    let product = store.create(new, timestamp::now()).await?;
+    let product = store.create(new, timestamp::now()).await.map_err(on_constraint)?;
     let location = format!("/v1/products/{}", product.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], with_etag(&product)).into_response())
 }
@@ -103,7 +103,9 @@ pub async fn patch(
             return Err(stale(&current));
         }
         let fields = input::apply_patch(&current.fields, &changes)?;
-        if let Some(updated) = store.update(current.id, current.version, fields, timestamp::now()).await? {
+        if let Some(updated) =
+            store.update(current.id, current.version, fields, timestamp::now()).await.map_err(on_constraint)?
+        {
             return Ok(with_etag(&updated));
         }
         // Lost a race: someone changed or deleted it since we read it.

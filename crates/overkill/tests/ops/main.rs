@@ -13,3 +13,4 @@ mod lifecycle;
 mod limits;
 mod observability;
 mod sqlite;
+mod storage;

@@ -12,6 +12,7 @@
 //! another process holds (for up to the busy timeout) wait without threads,
 //! and can never take the threads readers need.
 
+mod classify;
 mod readers;
 
 use std::path::Path;
@@ -19,8 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rusqlite::{Connection, ErrorCode, Params, Row, Statement, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Params, Row, Statement, Transaction, TransactionBehavior};
 
+pub use self::classify::classify;
 use self::readers::Readers;
 use super::StoreError;
 
@@ -74,7 +76,7 @@ impl SqliteDb {
     pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let lease = self.0.readers.lease().await;
         run_blocking(move || query(lease.connection()?)).await
@@ -89,14 +91,14 @@ impl SqliteDb {
     pub async fn transaction<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         // One deadline for the whole wait, however long the queue: for the
         // writer connection here, then for the file lock (another process's)
         // with what remains of it as the busy timeout.
         let deadline = Instant::now() + BUSY_TIMEOUT;
         let Ok(mut writer) = tokio::time::timeout_at(deadline.into(), self.0.writer.clone().lock_owned()).await else {
-            return Err(StoreError::Unavailable(anyhow::anyhow!("timed out waiting for the SQLite writer")));
+            return Err(StoreError::Busy(anyhow::anyhow!("timed out waiting for the SQLite writer")));
         };
         run_blocking(move || {
             writer.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
@@ -124,7 +126,7 @@ impl SqliteDb {
 
     /// A trivial read.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     /// (connections, idle connections, maximum).
@@ -157,21 +159,10 @@ where
 async fn run_blocking<T, F>(work: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
-    F: FnOnce() -> rusqlite::Result<T> + Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
 {
     match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(classify),
+        Ok(result) => result,
         Err(join) => Err(StoreError::Other(anyhow::anyhow!("SQLite task failed: {join}"))),
-    }
-}
-
-/// Sorts a SQLite error into the kinds callers branch on.
-pub fn classify(error: rusqlite::Error) -> StoreError {
-    match error.sqlite_error() {
-        Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => StoreError::Conflict("sku"),
-        Some(e) if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StoreError::Unavailable(error.into())
-        }
-        _ => StoreError::Other(error.into()),
     }
 }
