@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::model::{MAX_PRICE_MINOR, MAX_STOCK, NewProduct, ProductFields, Sku};
+use super::model::{MAX_NAME_CHARS, MAX_PRICE_MINOR, MAX_STOCK, NewProduct, ProductFields, Sku};
 use crate::money::Currency;
 
 /// Body of `POST /v1/products`. Documents the shape; parsing is done by
@@ -53,7 +53,6 @@ pub struct ProductPatch {
 
 const MUTABLE: &[&str] = &["name", "description", "price_minor", "currency", "stock"];
 const READ_ONLY: &[&str] = &["id", "sku", "version", "created_at", "updated_at"];
-const MAX_NAME_CHARS: usize = 200;
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
 /// Parses a create body.

@@ -13,10 +13,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chassis::{FieldError, Problem};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::IntoParams;
 
-use super::model::{MAX_PRICE_MINOR, Product};
+use super::model::{MAX_NAME_CHARS, MAX_PRICE_MINOR, Product};
 use crate::timestamp;
+
+/// Latest `created_at` a cursor may carry: 9999-12-31T23:59:59.999999Z, in
+/// microseconds since the epoch (the last instant RFC 3339 can write).
+const MAX_TIME_MICROS: i64 = 253_402_300_799_999_999;
 
 /// Page size bounds.
 const DEFAULT_LIMIT: usize = 20;
@@ -61,10 +66,10 @@ pub enum Sort {
     NameAsc,
 }
 
-/// The value of the sort column of a row.
+/// The value of the sort column of a row, as a cursor carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum SortKey {
+enum SortKey {
     /// `created_at` in microseconds, or `price_minor`.
     Number(i64),
     /// `name`.
@@ -87,8 +92,21 @@ pub struct ListQuery {
     pub sort: Sort,
     pub limit: usize,
     pub filters: Filters,
-    /// Continue after this (sort key, id).
-    pub after: Option<(SortKey, i64)>,
+    /// Continue after this row.
+    pub after: Option<After>,
+}
+
+/// The row a page continues after: its sort key, typed by the sort and
+/// within the range the column can hold, and its id (≥ 1). Checked when
+/// the cursor is decoded, so no store can fail to convert it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// `created_at` sorts.
+    Time(OffsetDateTime, i64),
+    /// `price` sorts: `price_minor`.
+    Price(i64, i64),
+    /// `name` sort.
+    Name(String, i64),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -97,15 +115,6 @@ struct CursorPayload {
     k: SortKey,
     i: i64,
     f: String,
-}
-
-// === impl Sort ===
-
-impl Sort {
-    /// Whether the sort key is `created_at`.
-    pub fn is_by_time(self) -> bool {
-        matches!(self, Self::CreatedAsc | Self::CreatedDesc)
-    }
 }
 
 // === impl ListQuery ===
@@ -183,19 +192,35 @@ impl ListQuery {
     }
 }
 
-fn decode_cursor(cursor: &str, sort: Sort, filters: &Filters) -> Option<(SortKey, i64)> {
+/// The row `cursor` continues after, if it is intact, was made for this
+/// sort and these filters, and holds a key and id a row can have. The
+/// checksum is no signature: a client can forge a cursor, so its contents
+/// are checked like any other input (the Go twin applies the same rules).
+fn decode_cursor(cursor: &str, sort: Sort, filters: &Filters) -> Option<After> {
     let (data, checksum) = cursor.split_once('.')?;
     let json = URL_SAFE_NO_PAD.decode(data).ok()?;
     if format!("{:016x}", fnv1a(&json)) != checksum {
         return None;
     }
     let payload: CursorPayload = serde_json::from_slice(&json).ok()?;
-    let key_fits = matches!(
-        (sort, &payload.k),
-        (Sort::NameAsc, SortKey::Text(_))
-            | (Sort::CreatedAsc | Sort::CreatedDesc | Sort::PriceAsc | Sort::PriceDesc, SortKey::Number(_))
-    );
-    (payload.s == sort && payload.f == fingerprint(filters) && key_fits).then_some((payload.k, payload.i))
+    if payload.s != sort || payload.f != fingerprint(filters) || payload.i < 1 {
+        return None;
+    }
+    let id = payload.i;
+    match (sort, payload.k) {
+        (Sort::CreatedAsc | Sort::CreatedDesc, SortKey::Number(micros)) if (0..=MAX_TIME_MICROS).contains(&micros) => {
+            timestamp::from_micros(micros).map(|time| After::Time(time, id))
+        }
+        (Sort::PriceAsc | Sort::PriceDesc, SortKey::Number(price)) if (0..=MAX_PRICE_MINOR).contains(&price) => {
+            Some(After::Price(price, id))
+        }
+        (Sort::NameAsc, SortKey::Text(name))
+            if (1..=MAX_NAME_CHARS).contains(&name.chars().count()) && !name.contains('\0') =>
+        {
+            Some(After::Name(name, id))
+        }
+        _ => None,
+    }
 }
 
 /// Identifies a filter set, so a cursor is only accepted with the filters it was made for.
@@ -247,12 +272,41 @@ mod tests {
             CursorPayload { s: Sort::NameAsc, k: SortKey::Text("Mug".into()), i: 7, f: fingerprint(&filters) };
         let json = serde_json::to_vec(&payload).unwrap();
         let cursor = format!("{}.{:016x}", URL_SAFE_NO_PAD.encode(&json), fnv1a(&json));
-        assert_eq!(decode_cursor(&cursor, Sort::NameAsc, &filters), Some((SortKey::Text("Mug".into()), 7)));
+        assert_eq!(decode_cursor(&cursor, Sort::NameAsc, &filters), Some(After::Name("Mug".into(), 7)));
         assert_eq!(decode_cursor(&cursor, Sort::PriceAsc, &filters), None);
         let other = Filters { in_stock: true, ..filters.clone() };
         assert_eq!(decode_cursor(&cursor, Sort::NameAsc, &other), None);
         let tampered = cursor.replacen('e', "f", 1);
         assert_eq!(decode_cursor(&tampered, Sort::NameAsc, &filters), None);
+    }
+
+    /// A cursor with a valid checksum, as a client could forge one.
+    fn forged(sort: Sort, key: SortKey, id: i64) -> String {
+        let payload = CursorPayload { s: sort, k: key, i: id, f: fingerprint(&Filters::default()) };
+        let json = serde_json::to_vec(&payload).unwrap();
+        format!("{}.{:016x}", URL_SAFE_NO_PAD.encode(&json), fnv1a(&json))
+    }
+
+    #[test]
+    fn forged_cursor_contents_are_checked() {
+        let accepts = |sort, key, id| decode_cursor(&forged(sort, key, id), sort, &Filters::default()).is_some();
+        let (time, price, name) = (Sort::CreatedDesc, Sort::PriceAsc, Sort::NameAsc);
+        assert!(accepts(time, SortKey::Number(0), 1));
+        assert!(accepts(time, SortKey::Number(MAX_TIME_MICROS), i64::MAX));
+        assert!(!accepts(time, SortKey::Number(MAX_TIME_MICROS + 1), 1));
+        assert!(!accepts(time, SortKey::Number(i64::MAX), 1));
+        assert!(!accepts(time, SortKey::Number(-1), 1));
+        assert!(!accepts(time, SortKey::Number(5), 0));
+        assert!(!accepts(time, SortKey::Number(5), -3));
+        assert!(accepts(price, SortKey::Number(MAX_PRICE_MINOR), 1));
+        assert!(!accepts(price, SortKey::Number(MAX_PRICE_MINOR + 1), 1));
+        assert!(!accepts(price, SortKey::Number(-1), 1));
+        assert!(!accepts(price, SortKey::Text("5".into()), 1));
+        assert!(accepts(name, SortKey::Text("é".repeat(200)), 1));
+        assert!(!accepts(name, SortKey::Text("é".repeat(201)), 1));
+        assert!(!accepts(name, SortKey::Text(String::new()), 1));
+        assert!(!accepts(name, SortKey::Text("a\0b".into()), 1));
+        assert!(!accepts(name, SortKey::Number(1), 1));
     }
 
     #[test]

@@ -8,9 +8,8 @@ use tokio_postgres::types::ToSql;
 
 use super::sql::{Dialect, columns, list_statement};
 use crate::db::StoreError;
-use crate::products::listing::{ListQuery, SortKey};
+use crate::products::listing::{After, ListQuery};
 use crate::products::model::{NewProduct, Product, ProductFields, StoredRow};
-use crate::timestamp;
 
 /// Inserts `new` at version 1.
 pub async fn create(client: &impl GenericClient, new: &NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
@@ -83,17 +82,11 @@ pub async fn list(client: &impl GenericClient, query: &ListQuery) -> Result<Vec<
         params.push(max);
     }
     // The key's SQL type follows the sort: timestamptz, bigint or text.
-    let time_key = match &query.after {
-        Some((SortKey::Number(micros), _)) if query.sort.is_by_time() => timestamp::from_micros(*micros),
-        _ => None,
-    };
-    if let Some((key, id)) = &query.after {
-        match (key, &time_key) {
-            (_, Some(time)) => params.push(time),
-            (SortKey::Number(number), None) => params.push(number),
-            (SortKey::Text(text), None) => params.push(text),
-        }
-        params.push(id);
+    match &query.after {
+        Some(After::Time(time, id)) => params.extend([time as &(dyn ToSql + Sync), id]),
+        Some(After::Price(price, id)) => params.extend([price as &(dyn ToSql + Sync), id]),
+        Some(After::Name(name, id)) => params.extend([name as &(dyn ToSql + Sync), id]),
+        None => {}
     }
     params.push(&limit);
     let rows = client.query(&statement, &params).await?;

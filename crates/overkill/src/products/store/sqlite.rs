@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::sql::{Dialect, columns, list_statement};
 use crate::db::StoreError;
 use crate::db::sqlite::returning;
-use crate::products::listing::{ListQuery, SortKey};
+use crate::products::listing::{After, ListQuery};
 use crate::products::model::{NewProduct, Product, ProductFields, StoredRow};
 use crate::timestamp;
 
@@ -81,12 +81,11 @@ pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<Product>, StoreE
     values.extend(f.name_pattern.clone().map(Value::Text));
     values.extend(f.min_price.map(Value::Integer));
     values.extend(f.max_price.map(Value::Integer));
-    if let Some((key, id)) = &query.after {
-        values.push(match key {
-            SortKey::Number(number) => Value::Integer(*number),
-            SortKey::Text(text) => Value::Text(text.clone()),
-        });
-        values.push(Value::Integer(*id));
+    match &query.after {
+        Some(After::Time(time, id)) => values.extend([Value::Integer(timestamp::micros(*time)), Value::Integer(*id)]),
+        Some(After::Price(price, id)) => values.extend([Value::Integer(*price), Value::Integer(*id)]),
+        Some(After::Name(name, id)) => values.extend([Value::Text(name.clone()), Value::Integer(*id)]),
+        None => {}
     }
     values.push(Value::Integer(i64::try_from(query.limit + 1).unwrap_or(i64::MAX)));
     let sql = list_statement(Dialect::Sqlite, query.sort, f, query.after.is_some());
