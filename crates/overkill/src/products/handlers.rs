@@ -1,13 +1,12 @@
 //! HTTP handlers for `/v1/products`: extract, call the store, map to a response.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chassis::Problem;
 use chassis::conditional::Preconditions;
 use chassis::extract::{JsonObject, MergePatch};
+use chassis::query::QueryParams;
 use http::{StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -162,10 +161,7 @@ pub async fn delete(
         (status = 400, description = "Invalid parameter, all listed", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(
-    State(store): State<ProductStore>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
+pub async fn list(State(store): State<ProductStore>, QueryParams(params): QueryParams) -> Result<Response, Problem> {
     let query = ListQuery::parse(&params)?;
     let mut products = store.list(&query).await?;
     let next_cursor = if products.len() > query.limit {
