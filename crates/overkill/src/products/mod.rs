@@ -4,6 +4,7 @@
 //! or SQLite) → `model`.
 
 mod handlers;
+mod id;
 mod input;
 mod listing;
 mod model;
