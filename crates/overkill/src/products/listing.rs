@@ -223,9 +223,24 @@ fn decode_cursor(cursor: &str, sort: Sort, filters: &Filters) -> Option<After> {
     }
 }
 
-/// Identifies a filter set, so a cursor is only accepted with the filters it was made for.
+/// Identifies a filter set, so a cursor is only accepted with the filters
+/// it was made for: FNV-1a of this text, whose format is fixed here (not by
+/// `Debug`, which may change with any Rust release or a field's rename):
+///
+/// `q=<byte length>:<LIKE pattern>;min=<n>;max=<n>;in_stock=<0|1>`
+///
+/// with `-` for an absent pattern or bound. The length prefix stops a
+/// pattern from spelling the fields that follow it. Changing the format
+/// invalidates the cursors clients hold (a 400; they start again).
 fn fingerprint(filters: &Filters) -> String {
-    let text = format!("{:?}", filters);
+    let number = |n: Option<i64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let q = filters.name_pattern.as_ref().map_or_else(|| "-".to_owned(), |p| format!("{}:{p}", p.len()));
+    let text = format!(
+        "q={q};min={};max={};in_stock={}",
+        number(filters.min_price),
+        number(filters.max_price),
+        u8::from(filters.in_stock)
+    );
     format!("{:016x}", fnv1a(text.as_bytes()))
 }
 
@@ -307,6 +322,18 @@ mod tests {
         assert!(!accepts(name, SortKey::Text(String::new()), 1));
         assert!(!accepts(name, SortKey::Text("a\0b".into()), 1));
         assert!(!accepts(name, SortKey::Number(1), 1));
+    }
+
+    #[test]
+    fn fingerprint_is_a_fixed_format_and_tells_filter_sets_apart() {
+        let filters =
+            Filters { name_pattern: Some("%mug%".into()), min_price: Some(5), max_price: None, in_stock: true };
+        let expected = format!("{:016x}", fnv1a(b"q=5:%mug%;min=5;max=-;in_stock=1"));
+        assert_eq!(fingerprint(&filters), expected, "the format is part of every cursor clients hold");
+        let spelled = Filters { name_pattern: Some("%mug%;min=5".into()), ..Filters::default() };
+        let split = Filters { name_pattern: Some("%mug%".into()), min_price: Some(5), ..Filters::default() };
+        assert_ne!(fingerprint(&spelled), fingerprint(&split));
+        assert_ne!(fingerprint(&Filters::default()), fingerprint(&Filters { in_stock: true, ..Filters::default() }));
     }
 
     #[test]
