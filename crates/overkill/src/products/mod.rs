@@ -3,6 +3,7 @@
 //! `handlers` → `input`/`listing` (parse at the edge) → `store` (PostgreSQL
 //! or SQLite) → `model`.
 
+mod cursor;
 mod handlers;
 mod id;
 mod input;
