@@ -9,7 +9,7 @@ mod id;
 mod input;
 mod listing;
 mod model;
-mod store;
+pub(crate) mod store;
 
 use axum::extract::FromRef;
 use utoipa_axum::router::OpenApiRouter;

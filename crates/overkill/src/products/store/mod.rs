@@ -2,17 +2,17 @@
 //! implementation that behave identically.
 //!
 //! `postgres` and `sqlite` hold functions that take a connection or a
-//! transaction, so a feature spanning tables (orders reserving stock) can
-//! call them inside its own transaction. [`ProductStore`] is the caller for
+//! transaction, visible to the crate so that a feature spanning tables
+//! (orders reserving stock) can call them inside its own transaction. [`ProductStore`] is the caller for
 //! the products routes: each of its operations is one statement, atomic by
 //! itself, so on PostgreSQL it runs on a pooled connection without
 //! BEGIN/COMMIT (two round trips saved); on SQLite every write runs in a
 //! transaction on the writer, the only way to write there.
 
 mod constraints;
-mod postgres;
+pub(crate) mod postgres;
 mod sql;
-mod sqlite;
+pub(crate) mod sqlite;
 
 use time::OffsetDateTime;
 
