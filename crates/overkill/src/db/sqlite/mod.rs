@@ -78,7 +78,7 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let lease = self.0.readers.lease().await;
+        let lease = self.0.readers.lease().await?;
         run_blocking(move || query(lease.connection()?)).await
     }
 

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{BUSY_TIMEOUT, STATEMENT_CACHE};
+use crate::db::StoreError;
 
 /// A fixed set of read-only connections. A query first waits, as an async
 /// task, for a permit (one per connection), and only then takes a blocking
@@ -39,15 +40,13 @@ impl Readers {
     }
 
     /// Waits for a free reader.
-    pub async fn lease(self: &Arc<Self>) -> Lease {
-        // The semaphore is never closed, so acquiring only ever waits.
-        let permit = loop {
-            if let Ok(permit) = self.permits.clone().acquire_owned().await {
-                break permit;
-            }
-        };
+    pub async fn lease(self: &Arc<Self>) -> Result<Lease, StoreError> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|closed| {
+            // Never closed: the semaphore lives as long as the readers.
+            StoreError::Other(anyhow::Error::new(closed).context("the SQLite reader pool is closed"))
+        })?;
         let connection = self.idle().pop();
-        Lease { connection, readers: self.clone(), _permit: permit }
+        Ok(Lease { connection, readers: self.clone(), _permit: permit })
     }
 
     /// How many readers there are.
@@ -78,10 +77,12 @@ fn open_reader(path: &Path) -> anyhow::Result<Connection> {
 // === impl Lease ===
 
 impl Lease {
-    /// The leased connection. `None` cannot happen (a permit guarantees an
-    /// idle connection), but is an error rather than a panic.
-    pub fn connection(&self) -> rusqlite::Result<&Connection> {
-        self.connection.as_ref().ok_or(rusqlite::Error::InvalidQuery)
+    /// The leased connection. Its absence cannot happen (a permit
+    /// guarantees an idle connection), but is a bug to report, not a panic.
+    pub fn connection(&self) -> Result<&Connection, StoreError> {
+        self.connection
+            .as_ref()
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("no idle SQLite reader under a permit")))
     }
 }
 
