@@ -122,7 +122,8 @@ fn lost_race(cause: &anyhow::Error) -> bool {
     cause.downcast_ref::<tokio_postgres::Error>().and_then(tokio_postgres::Error::code).is_some_and(is_retryable)
 }
 
-/// Sorts a driver error by cause. Only a failed connection (closed, refused,
+/// Sorts a driver error by cause. Lost races, lock and statement timeouts
+/// are `Busy`. Only a failed connection (closed, refused,
 /// an I/O error or connect timeout anywhere in the error's cause chain) or a
 /// server refusing work (shutting down, out of connections) is an outage;
 /// any other error without a server answer — a conversion, a type mismatch,
@@ -135,7 +136,7 @@ pub fn classify(error: tokio_postgres::Error) -> StoreError {
             StoreError::UniqueViolation { constraint: constraint() }
         } else if *code == SqlState::CHECK_VIOLATION {
             StoreError::CheckViolation { constraint: constraint() }
-        } else if is_retryable(code) || *code == SqlState::LOCK_NOT_AVAILABLE {
+        } else if is_retryable(code) || *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED {
             StoreError::Busy(error.into())
         } else if code.code().starts_with("08") || SERVER_UNAVAILABLE.contains(code) {
             StoreError::Unavailable(error.into())
