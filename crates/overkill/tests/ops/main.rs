@@ -13,3 +13,5 @@ mod connections;
 mod lifecycle;
 mod limits;
 mod observability;
+mod sqlite;
+mod storage;
