@@ -53,24 +53,26 @@ impl StoreError {
 /// here, where it is handled: the cause stays in the log, the client gets
 /// only the kind. A constraint violation that reaches this point is one its
 /// feature did not expect (input validation should have caught it): a bug.
+/// The problem notes a short cause for the access log line; the detailed
+/// line logged here carries the same request id through the request span.
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::UniqueViolation { constraint } | StoreError::CheckViolation { constraint } => {
                 tracing::error!(db.constraint = constraint, "constraint violation no feature maps");
-                Self::internal()
+                Self::internal().with_cause(format_args!("database constraint {constraint} violated"))
             }
             StoreError::Busy(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database busy");
-                Self::unavailable("the database is busy; retry shortly")
+                Self::unavailable("the database is busy; retry shortly").with_cause("database busy")
             }
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable");
-                Self::unavailable("the database is unavailable; retry shortly")
+                Self::unavailable("the database is unavailable; retry shortly").with_cause("database unavailable")
             }
             StoreError::Other(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "database error");
-                Self::internal()
+                Self::internal().with_cause("database error")
             }
         }
     }
