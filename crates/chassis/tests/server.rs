@@ -1,5 +1,6 @@
-//! The accept loop on a real socket: a streamed response the client never
-//! reads does not hold the connection forever.
+//! The accept loop on a real socket: handlers see the peer's address, and a
+//! streamed response the client never reads does not hold the connection
+//! forever.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,9 +8,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::routing::get;
 use chassis::{HttpSettings, Shutdown};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 
 /// A guard against hanging, not a synchronisation.
@@ -43,5 +45,26 @@ async fn a_streamed_response_the_client_never_reads_is_dropped_at_the_idle_timeo
     // Never read: the server's writes stall, then (its buffers full) ours.
     let dropped = tokio::time::timeout(GUARD, async { while stream.write_all(request).await.is_ok() {} }).await;
     assert!(dropped.is_ok(), "the server kept a connection whose client reads nothing");
+    shutdown.trigger();
+}
+
+#[tokio::test]
+async fn handlers_see_the_peer_address() {
+    let peer = |ConnectInfo(address): ConnectInfo<std::net::SocketAddr>| async move { address.to_string() };
+    let app = chassis::middleware::apply(Router::new().route("/peer", get(peer)), &HttpSettings::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let settings = HttpSettings::default();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
+    });
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(GUARD, stream.read_to_string(&mut response)).await.unwrap().unwrap();
+    let local = stream.local_addr().unwrap().to_string();
+    assert!(response.starts_with("HTTP/1.1 200") && response.ends_with(&local), "{response} vs {local}");
     shutdown.trigger();
 }

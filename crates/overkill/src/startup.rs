@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -47,6 +48,9 @@ pub enum StartError {
 pub struct Application {
     api_listener: TcpListener,
     admin_listener: TcpListener,
+    /// The listeners' bound addresses, read once at bind time.
+    api_addr: SocketAddr,
+    admin_addr: SocketAddr,
     api: Router,
     admin: Router,
     http: HttpSettings,
@@ -80,23 +84,32 @@ impl Application {
 
         let api_listener = bind(config.listen, "API").await?;
         let admin_listener = bind(config.admin_listen, "admin").await?;
-        tracing::info!(
-            listen = %api_listener.local_addr().context("the API listener has no address")?,
-            admin_listen = %admin_listener.local_addr().context("the admin listener has no address")?,
-            database = db.engine(),
-            "listening"
-        );
-        Ok(Self { api_listener, admin_listener, api, admin, http: config.http, shutdown, openapi, metrics, db })
+        let api_addr = api_listener.local_addr().context("the API listener has no address")?;
+        let admin_addr = admin_listener.local_addr().context("the admin listener has no address")?;
+        tracing::info!(listen = %api_addr, admin_listen = %admin_addr, database = db.engine(), "listening");
+        Ok(Self {
+            api_listener,
+            admin_listener,
+            api_addr,
+            admin_addr,
+            api,
+            admin,
+            http: config.http,
+            shutdown,
+            openapi,
+            metrics,
+            db,
+        })
     }
 
     /// Where the API listens.
     pub fn api_addr(&self) -> SocketAddr {
-        self.api_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.api_addr
     }
 
     /// Where probes and metrics listen.
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.admin_addr
     }
 
     /// Triggering this drains and stops the application.
@@ -115,8 +128,10 @@ impl Application {
         let admin_stop = Shutdown::new();
         tokio::spawn(chassis::telemetry::run_metrics_upkeep(self.metrics, admin_stop.clone()));
         let admin = tokio::spawn({
-            let (listener, router, http, stop) =
-                (self.admin_listener, self.admin, self.http.clone(), admin_stop.clone());
+            // The admin listener stops when the API drain is over, with no
+            // grace of its own: nothing balances traffic onto it.
+            let http = HttpSettings { drain_grace: Duration::ZERO, ..self.http.clone() };
+            let (listener, router, stop) = (self.admin_listener, self.admin, admin_stop.clone());
             async move { chassis::server::serve(listener, router, &http, stop).await }
         });
         let served = chassis::server::serve(self.api_listener, self.api, &self.http, self.shutdown).await;

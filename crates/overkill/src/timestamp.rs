@@ -10,11 +10,14 @@ const RFC3339_MICROS: &[FormatItem<'static>] =
 
 /// Now, truncated to microseconds so every engine stores exactly this value.
 pub fn now() -> OffsetDateTime {
+    // Invariant: the clock reads a time within `time`'s range, and truncating
+    // it stays in range, so the epoch fallback is unreachable.
     from_micros(micros(OffsetDateTime::now_utc())).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Microseconds since the Unix epoch.
 pub fn micros(at: OffsetDateTime) -> i64 {
+    // Invariant: `time` spans years ±9999, about ±3.2e17 µs, within i64.
     i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
@@ -25,6 +28,9 @@ pub fn from_micros(micros: i64) -> Option<OffsetDateTime> {
 
 /// `2026-11-27T18:01:03.123456Z`.
 pub fn format(at: OffsetDateTime) -> String {
+    // Invariant: this description formats every UTC instant of years
+    // 0..=9999, the only ones the service stores; the empty fallback is
+    // unreachable.
     at.to_offset(UtcOffset::UTC).format(RFC3339_MICROS).unwrap_or_default()
 }
 

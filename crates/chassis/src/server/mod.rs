@@ -5,6 +5,9 @@
 //! hides the header-read timeout, has no connection limit and cannot drop a
 //! connection that never sends a request.
 //!
+//! Handlers see the peer's address with axum's own extractor,
+//! `ConnectInfo<SocketAddr>`: the server puts it on every request.
+//!
 //! Shutdown, once [`Shutdown`] triggers:
 //! 1. grace (`drain_grace`): readiness already says draining; the listener
 //!    keeps accepting and serving, HTTP/1.1 responses say `Connection: close`
@@ -17,7 +20,6 @@
 mod accept;
 mod connection;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,7 +134,3 @@ fn connection_builder(settings: &HttpSettings) -> auto::Builder<TokioExecutor> {
         .max_concurrent_streams(u32::try_from(settings.max_concurrent_requests).unwrap_or(u32::MAX));
     builder
 }
-
-/// The peer of the connection a request came on, as handlers see it
-/// (`axum::extract::ConnectInfo<SocketAddr>`).
-pub type PeerAddr = axum::extract::ConnectInfo<SocketAddr>;
