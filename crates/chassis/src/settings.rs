@@ -18,7 +18,10 @@ pub struct HttpSettings {
     /// a slower client gets 408 and its request slot back.
     pub body_read_timeout: Duration,
     /// Time a connection may stay open with no request in flight (HTTP/1.1
-    /// keep-alive and HTTP/2 alike) before the server closes it.
+    /// keep-alive and HTTP/2 alike) before the server closes it, and the
+    /// longest a response may wait for the client to take a byte of it.
+    /// HTTP/1.1 keep-alive connections also close when `header_read_timeout`
+    /// passes with no new request (hyper's timer), if that is shorter.
     pub idle_timeout: Duration,
     /// Open connections at most; further clients wait in the listen backlog.
     pub max_connections: usize,

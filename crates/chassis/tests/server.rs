@@ -68,3 +68,34 @@ async fn handlers_see_the_peer_address() {
     assert!(response.starts_with("HTTP/1.1 200") && response.ends_with(&local), "{response} vs {local}");
     shutdown.trigger();
 }
+
+#[tokio::test]
+async fn a_slow_stream_the_client_keeps_reading_is_not_cut_at_the_idle_timeout() {
+    // 12 chunks 100 ms apart: 1.2 s of streaming against a 300 ms idle timeout.
+    let trickle = || async {
+        let chunks = futures_util::stream::unfold(0, |sent| async move {
+            if sent == 12 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"chunk;")), sent + 1))
+        });
+        Body::from_stream(chunks)
+    };
+    let app = chassis::middleware::apply(Router::new().route("/trickle", get(trickle)), &HttpSettings::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let settings = HttpSettings { idle_timeout: Duration::from_millis(300), ..HttpSettings::default() };
+    let shutdown = Shutdown::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
+    });
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(b"GET /trickle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(GUARD, stream.read_to_string(&mut response)).await.unwrap().unwrap();
+    assert_eq!(response.matches("chunk;").count(), 12, "{response}");
+    assert!(response.ends_with("0\r\n\r\n"), "the body ended properly: {response}");
+    shutdown.trigger();
+}

@@ -127,6 +127,7 @@ pub(super) async fn timeout(State(stack): State<Arc<Stack>>, request: Request, n
             "Request timed out",
             format!("the request took longer than {} ms", limit.as_millis()),
         )
+        .with_cause("request timeout")
         .into_response(),
     }
 }
@@ -137,6 +138,8 @@ pub(super) async fn timeout(State(stack): State<Arc<Stack>>, request: Request, n
 pub(super) async fn shed_load(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
     match stack.permits.try_acquire() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => Problem::unavailable("too many requests in flight; retry shortly").into_response(),
+        Err(_) => Problem::unavailable("too many requests in flight; retry shortly")
+            .with_cause("load shed: every request slot taken")
+            .into_response(),
     }
 }

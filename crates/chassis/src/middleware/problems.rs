@@ -94,7 +94,7 @@ pub(super) async fn catch_panic(request: Request, next: Next) -> Response {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!(panic.message = %message, "handler panicked");
-            Problem::internal().into_response()
+            Problem::internal().with_cause("handler panicked").into_response()
         }
     }
 }

@@ -4,22 +4,26 @@
 //!   the protocol (a silent socket, a partial HTTP/2 preface, a preface and
 //!   SETTINGS with no request are all dropped at it).
 //! - No request in flight for `idle_timeout`: graceful close (HTTP/1.1 keep-
-//!   alive closes at once; HTTP/2 gets GOAWAY); still nothing after another
-//!   `header_read_timeout`: dropped.
-//! - Responses ready but not a byte of them taken by the client for
-//!   `idle_timeout` (a client that never reads): dropped. While a handler
-//!   runs there is no connection deadline: the route's request timeout
-//!   bounds it. (hyper also bounds each later HTTP/1.1
-//!   head by `header_read_timeout`, which closes idle HTTP/1.1 connections
-//!   at that time if it is the shorter.)
+//!   alive closes at once; HTTP/2 gets GOAWAY). hyper also bounds each later
+//!   HTTP/1.1 head by `header_read_timeout`, which closes an idle HTTP/1.1
+//!   connection at that time if it is the shorter.
+//! - A response being sent and not a byte taken by the client for
+//!   `idle_timeout` (a client that stopped reading): dropped, even while
+//!   other requests' handlers run. While only handlers run there is no
+//!   connection deadline: the route's request timeout bounds each.
+//! - Closing gracefully and no progress for `header_read_timeout` since the
+//!   close began (a client that never acknowledges GOAWAY): dropped.
 //! - Draining: see [`Phases`].
+//!
+//! Progress is a write the socket accepted ([`ProgressIo`]), a request
+//! starting, a handler returning or the last response ending.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -35,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::accept::Acceptor;
+use super::progress::{Progress, ProgressIo};
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
 
@@ -62,9 +67,8 @@ struct Activity {
     started: AtomicBool,
     /// Whether requests arrive over HTTP/2.
     http2: AtomicBool,
-    /// The last progress: a handler returned, a response frame was sent,
-    /// or the last request in flight ended.
-    progress: Mutex<Instant>,
+    /// When the connection last made progress.
+    progress: Arc<Progress>,
     /// Woken on every change above.
     changed: Notify,
 }
@@ -91,18 +95,23 @@ pub(super) async fn serve<A: Acceptor>(
     };
     let activity = Arc::new(Activity::new());
     let service = ConnectionService { app, peer, activity: activity.clone(), draining: phases.draining.clone() };
+    let io = ProgressIo { io, progress: activity.progress.clone() };
     let connection = builder.serve_connection_with_upgrades(
         TokioIo::new(io),
         hyper::service::service_fn(move |request| service.call(request)),
     );
     tokio::pin!(connection);
 
-    let mut closing = false;
+    // When the graceful close began, if it has.
+    let mut closing: Option<Instant> = None;
     let mut draining = false;
     loop {
         let deadline = activity.deadline(first_request_by, &settings, closing);
         let changed = activity.changed.notified();
         tokio::select! {
+            // The connection first: a GOAWAY or a last response it can
+            // still write goes out before any deadline is acted on.
+            biased;
             result = connection.as_mut() => {
                 // Errors here are clients going away or timing out; not ours to report.
                 if let Err(error) = result {
@@ -112,27 +121,31 @@ pub(super) async fn serve<A: Acceptor>(
             }
             () = changed => {}
             () = sleep_until(deadline.map_or(first_request_by, |(at, _)| at)), if deadline.is_some() => {
-                match deadline.map(|(_, expiry)| expiry) {
-                    Some(Expiry::Drop(reason)) => return tracing::debug!(%peer, reason, "connection dropped"),
-                    _ => {
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
+                // Progress may have moved the deadline since it was computed.
+                match activity.deadline(first_request_by, &settings, closing) {
+                    Some((at, Expiry::Drop(reason))) if at <= Instant::now() => {
+                        return tracing::debug!(%peer, reason, "connection dropped");
                     }
+                    Some((at, Expiry::Close)) if at <= Instant::now() => {
+                        connection.as_mut().graceful_shutdown();
+                        closing = Some(Instant::now());
+                    }
+                    _ => {}
                 }
             }
             () = phases.draining.wait(), if !draining => draining = true,
-            () = phases.closing.cancelled(), if !closing => {
+            () = phases.closing.cancelled(), if closing.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                closing = true;
+                closing = Some(Instant::now());
             }
             () = phases.aborting.cancelled() => return,
         }
         // HTTP/2 clients are told to move at once when the drain starts
         // (or when their first request shows the protocol); HTTP/1.1 ones
         // by `Connection: close` on their next response.
-        if draining && !closing && activity.http2.load(Ordering::Acquire) {
+        if draining && closing.is_none() && activity.http2.load(Ordering::Acquire) {
             connection.as_mut().graceful_shutdown();
-            closing = true;
+            closing = Some(Instant::now());
         }
     }
 }
@@ -146,45 +159,51 @@ impl Activity {
             handling: AtomicUsize::new(0),
             started: AtomicBool::new(false),
             http2: AtomicBool::new(false),
-            progress: Mutex::new(Instant::now()),
+            progress: Arc::new(Progress::new()),
             changed: Notify::new(),
         }
     }
 
     /// When the connection must next have made progress, and what happens
     /// then; `None` while a handler runs.
-    fn deadline(&self, first_request_by: Instant, settings: &HttpSettings, closing: bool) -> Option<(Instant, Expiry)> {
+    fn deadline(
+        &self,
+        first_request_by: Instant,
+        settings: &HttpSettings,
+        closing: Option<Instant>,
+    ) -> Option<(Instant, Expiry)> {
         if !self.started.load(Ordering::Acquire) {
             return Some((first_request_by, Expiry::Drop("no request within the header timeout")));
         }
-        if self.handling.load(Ordering::Acquire) > 0 {
-            return None;
-        }
-        let progress = *self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+        let progress = self.progress.last();
+        let (in_flight, handling) = (self.in_flight.load(Ordering::Acquire), self.handling.load(Ordering::Acquire));
+        if in_flight > handling {
             return Some((progress + settings.idle_timeout, Expiry::Drop("the client stopped reading its responses")));
         }
-        if closing {
-            return Some((
-                progress + settings.header_read_timeout,
-                Expiry::Drop("closing connection made no progress"),
-            ));
+        if handling > 0 {
+            return None;
+        }
+        if let Some(since) = closing {
+            let last = progress.max(since);
+            return Some((last + settings.header_read_timeout, Expiry::Drop("closing connection made no progress")));
         }
         Some((progress + settings.idle_timeout, Expiry::Close))
     }
 
     fn touch(&self) {
-        *self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        self.progress.touch();
     }
 
     /// Records a request's start; the guard records its end when dropped.
     fn begin(self: &Arc<Self>, version: Version) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        // `handling` first, for the reason in `InFlight::drop`.
         self.handling.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.started.store(true, Ordering::Release);
         if version == Version::HTTP_2 {
             self.http2.store(true, Ordering::Release);
         }
+        self.touch();
         self.changed.notify_one();
         InFlight { activity: self.clone(), handled: false }
     }
@@ -213,18 +232,23 @@ impl InFlight {
     /// The handler returned: the response is being sent.
     fn handled(&mut self) {
         self.handled = true;
-        self.activity.handling.fetch_sub(1, Ordering::AcqRel);
+        // Progress first: the moment a response is pending must not look
+        // like one stalled since the last write.
         self.activity.touch();
+        self.activity.handling.fetch_sub(1, Ordering::AcqRel);
         self.activity.changed.notify_one();
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // `in_flight` first, so it is never seen above `handling` by
+        // mistake (that would read as a stalled response).
+        let last = self.activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1;
         if !self.handled {
             self.activity.handling.fetch_sub(1, Ordering::AcqRel);
         }
-        if self.activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if last {
             self.activity.touch();
         }
         self.activity.changed.notify_one();
@@ -263,7 +287,7 @@ impl ConnectionService {
             // flight until its last byte is sent.
             Ok(response.map(|body| {
                 Body::new(body.map_frame(move |frame| {
-                    guard.activity.touch();
+                    let _in_flight = &guard;
                     frame
                 }))
             }))

@@ -124,7 +124,9 @@ pub(super) fn scalar_text(value: &toml::Value) -> Result<String, String> {
 fn syntax_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim_end();
     let Some(span) = error.span() else { return format!("invalid TOML: {message}") };
-    let before = &text[..span.start.min(text.len())];
+    // `get`, not indexing: a span starting inside a multi-byte character
+    // must not panic; it then counts from the start of the file.
+    let before = text.get(..span.start.min(text.len())).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("invalid TOML at line {line}, column {column}: {}", message.replace('\n', "; "))

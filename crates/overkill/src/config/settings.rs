@@ -89,7 +89,7 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         flag: Some("idle-timeout-ms"),
         value_name: "MS",
         default: Some("60000"),
-        doc: "time a connection may stay open with no request in flight (HTTP/1.1 and HTTP/2); then it is closed",
+        doc: "time a connection may stay open with no request in flight, or a response wait for the client to read; then it is closed (HTTP/1.1 keep-alive also closes at header_read_timeout_ms if shorter)",
         kind: Kind::Value(|c, v| set(&mut c.http.idle_timeout, millis(v, 1))),
     },
     SettingSpec {

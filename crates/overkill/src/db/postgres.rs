@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chassis::ops::BoxFuture;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType, Transaction,
+};
 pub use tokio_postgres::IsolationLevel;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -48,9 +50,13 @@ impl PgPool {
 
     /// A connection from the pool, for statements that need no transaction
     /// of their own (one statement is atomic by itself). Failing to get one
-    /// (no connection within the timeout, the server unreachable) is an outage.
+    /// is an outage when the server cannot be reached, and overload (busy)
+    /// when every connection stayed taken for the whole wait.
     pub async fn get(&self) -> Result<Object, StoreError> {
-        self.0.get().await.map_err(|error| StoreError::Unavailable(error.into()))
+        self.0.get().await.map_err(|error| match error {
+            PoolError::Timeout(TimeoutType::Wait) => StoreError::Busy(error.into()),
+            _ => StoreError::Unavailable(error.into()),
+        })
     }
 
     /// Runs `work` in one transaction at `isolation` on one connection:
@@ -168,5 +174,5 @@ fn is_retryable(code: &SqlState) -> bool {
 }
 
 fn caused_by_io(error: &(dyn std::error::Error + 'static)) -> bool {
-    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<std::io::Error>())
+    chassis::cause::find::<std::io::Error>(error).is_some()
 }

@@ -27,14 +27,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ProductId {
     }
 }
 
+/// The number `text` spells in canonical decimal form: digits only, no
+/// sign, no leading zero (but `0` itself), within `u64`. Every integer the
+/// API reads from a path or query goes through this, so `+5`, `05` and
+/// `-0` are never numbers.
+pub fn canonical_decimal(text: &str) -> Option<u64> {
+    let digits_only = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let no_leading_zero = text == "0" || !text.starts_with('0');
+    if digits_only && no_leading_zero { text.parse().ok() } else { None }
+}
+
 // === impl ProductId ===
 
 impl ProductId {
     /// The id `text` names: a positive decimal without sign or leading zero
     /// that fits in an `i64`.
     pub fn new(text: String) -> Self {
-        let canonical = text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
-        let id = if canonical { text.parse().ok() } else { None };
+        let id = canonical_decimal(&text).and_then(|n| i64::try_from(n).ok()).filter(|n| *n > 0);
         Self { text, id }
     }
 

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use utoipa::IntoParams;
 
 use super::cursor;
+use super::id::canonical_decimal;
 use super::model::{MAX_PRICE_MINOR, Product};
 
 /// Page size bounds.
@@ -96,9 +97,9 @@ impl ListQuery {
         let mut invalid = |field: &str, message: &str| {
             errors.push(FieldError { field: field.to_owned(), message: message.to_owned() });
         };
-        let limit = match params.get("limit").map(|v| v.parse::<usize>()) {
+        let limit = match params.get("limit").map(|v| canonical_decimal(v)) {
             None => DEFAULT_LIMIT,
-            Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+            Some(Some(n)) if (1..=MAX_LIMIT as u64).contains(&n) => n as usize,
             Some(_) => {
                 invalid("limit", "must be an integer from 1 to 100");
                 DEFAULT_LIMIT
@@ -111,9 +112,9 @@ impl ListQuery {
                 Sort::CreatedAsc
             }),
         };
-        let mut price = |field: &str| match params.get(field).map(|v| v.parse::<i64>()) {
+        let mut price = |field: &str| match params.get(field).map(|v| canonical_decimal(v)) {
             None => None,
-            Some(Ok(n)) if (0..=MAX_PRICE_MINOR).contains(&n) => Some(n),
+            Some(Some(n)) if n <= MAX_PRICE_MINOR as u64 => Some(n as i64),
             Some(_) => {
                 invalid(field, "must be an integer from 0 to 1000000000000");
                 None

@@ -134,7 +134,11 @@ async fn filters_narrow_the_list(app: TestApp) {
 }
 
 async fn bad_parameters_are_400_listing_each(app: TestApp) {
-    for query in ["limit=0", "limit=101", "limit=ten", "sort=size", "min_price=-1", "max_price=x", "in_stock=maybe"] {
+    // Only the canonical decimal form is a number: no sign, no leading zero.
+    let non_canonical = ["limit=%2B5", "limit=05", "min_price=-0", "min_price=%2B1", "max_price=01", "limit=1e1"];
+    let out_of_range =
+        ["limit=0", "limit=101", "limit=ten", "sort=size", "min_price=-1", "max_price=x", "in_stock=maybe"];
+    for query in non_canonical.into_iter().chain(out_of_range) {
         let problem = assert_problem(app.get(&format!("/v1/products?{query}")).await, 400, "invalid-parameter").await;
         let field = query.split('=').next().unwrap();
         assert_eq!(problem["errors"][0]["field"], field, "{query}");

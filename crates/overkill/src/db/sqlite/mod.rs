@@ -117,6 +117,8 @@ impl SqliteDb {
     pub async fn checkpoint(&self) -> Result<bool, StoreError> {
         let writer = self.0.writer.clone().lock_owned().await;
         run_blocking(move || {
+            // A write may have left the timeout at what remained of its own deadline.
+            writer.busy_timeout(BUSY_TIMEOUT)?;
             // (busy, log frames, checkpointed frames); busy = 1 when blocked.
             let busy: i64 = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
             Ok(busy == 0)
