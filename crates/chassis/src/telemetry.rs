@@ -28,12 +28,30 @@ const LATENCY_BUCKETS: &[f64] =
 /// may call it freely.
 pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter).with_context(|| format!("invalid log filter `{filter}`"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _already_set = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stderr)).is_ok(),
+        LogFormat::Pretty => {
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init().is_ok()
+        }
     };
     Ok(())
+}
+
+/// The JSON log subscriber `init_logging` installs, writing to `writer`:
+/// one object per line, event fields at the top level, and the current
+/// span (the request's, with its `request_id`) under `span`.
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .finish()
 }
 
 /// Checks `filter` with the log subscriber's own parser (`EnvFilter`), so

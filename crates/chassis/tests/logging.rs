@@ -37,13 +37,8 @@ async fn failing() -> Problem {
 async fn lines_inside_a_request_carry_its_id_and_the_access_line_its_cause() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let filter = tracing_subscriber::EnvFilter::new("info");
+    let subscriber = chassis::telemetry::json_subscriber(filter, move || writer.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = chassis::middleware::apply(Router::new().route("/fail", get(failing)), &HttpSettings::default());
