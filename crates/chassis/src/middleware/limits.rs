@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +26,11 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// Largest body; a larger one (declared or sent) gets 413.
     pub max_body_bytes: usize,
+    /// Whether the whole body is read before the handler runs, and before
+    /// it takes a request slot, so a slow upload holds only a body slot and
+    /// never locks out requests without a body. `false` for routes that
+    /// stream bodies through (a proxy): they are bounded while read.
+    pub buffer_body: bool,
 }
 
 /// Limits for routes that need others than the service-wide ones (a proxy
@@ -33,12 +39,15 @@ pub struct Limits {
 #[derive(Debug, Clone, Default)]
 pub struct RouteLimits(HashMap<String, Limits>);
 
-/// What the limit layers share: the defaults, the per-route limits and the
-/// permits of requests in flight.
+/// What the limit layers share: the defaults, the per-route limits, the
+/// permits of requests in flight and of bodies being received.
 pub(super) struct Stack {
     defaults: Limits,
     routes: RouteLimits,
     permits: Semaphore,
+    /// As many as request permits: bounds the memory of buffered bodies to
+    /// `max_concurrent_requests × max_body_bytes`.
+    body_permits: Semaphore,
 }
 
 // === impl Limits ===
@@ -49,6 +58,7 @@ impl From<&HttpSettings> for Limits {
             request_timeout: settings.request_timeout,
             body_read_timeout: settings.body_read_timeout,
             max_body_bytes: settings.max_body_bytes,
+            buffer_body: true,
         }
     }
 }
@@ -66,7 +76,12 @@ impl RouteLimits {
 
 impl Stack {
     pub(super) fn new(settings: &HttpSettings, routes: RouteLimits) -> Self {
-        Self { defaults: Limits::from(settings), routes, permits: Semaphore::new(settings.max_concurrent_requests) }
+        Self {
+            defaults: Limits::from(settings),
+            routes,
+            permits: Semaphore::new(settings.max_concurrent_requests),
+            body_permits: Semaphore::new(settings.max_concurrent_requests),
+        }
     }
 
     fn limits_for(&self, request: &Request) -> Limits {
@@ -93,7 +108,21 @@ pub(super) async fn bound_request(State(stack): State<Arc<Stack>>, request: Requ
     }
     let (parts, body) = request.into_parts();
     let body = body::bounded(body, limits.max_body_bytes, limits.body_read_timeout);
-    next.run(Request::from_parts(parts, body)).await
+    if !limits.buffer_body {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let bytes = {
+        let Ok(_receiving) = stack.body_permits.try_acquire() else {
+            return Problem::unavailable("too many request bodies being received; retry shortly")
+                .with_cause("load shed: every body slot taken")
+                .into_response();
+        };
+        match body::read_all(body).await {
+            Ok(bytes) => bytes,
+            Err(problem) => return problem.into_response(),
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`. HTTP/2

@@ -12,8 +12,10 @@
 //! 4. [`problems::catch_panic`]: a panicking handler becomes a 500, not a
 //!    dropped connection.
 //! 5. [`limits::bound_request`]: framing (`Host`) and the declared body size
-//!    are checked before any work, and the body gets its size limit and read
-//!    deadline; outside the permit, so a refused request costs no slot.
+//!    are checked before any work, and the body is read whole under its size
+//!    limit and read deadline (or, on streaming routes, bounded as it is
+//!    read); outside the request permit, so a refused request or a slow
+//!    upload holds no request slot.
 //! 6. [`limits::timeout`]: bounds handler time; inside the panic guard so a
 //!    timed-out future is simply dropped.
 //! 7. [`limits::shed_load`]: innermost, so a permit is held only while the

@@ -51,7 +51,32 @@ pub async fn start_slow_create(app: &TestApp) -> (TcpStream, Vec<u8>) {
     (stream, rest.to_vec())
 }
 
-/// Waits until the slow request holds the only request permit: with
+/// A create held inside its handler, holding its request permit: another
+/// connection holds SQLite's write lock, so the create waits for it (up to
+/// the 5 s busy timeout) until [`BlockedCreate::release`].
+pub struct BlockedCreate {
+    holder: rusqlite::Connection,
+    /// The create's response, once it is answered.
+    pub response: tokio::task::JoinHandle<reqwest::Response>,
+}
+
+/// Starts a create that blocks in its handler (SQLite apps only).
+pub async fn start_blocked_create(app: &TestApp) -> BlockedCreate {
+    let holder = rusqlite::Connection::open(app.sqlite_path.as_ref().expect("an app on SQLite")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let request = app.client.post(app.url("/v1/products")).json(&new_product("Blocked", 1, 1));
+    let response = tokio::spawn(async move { request.send().await.unwrap() });
+    BlockedCreate { holder, response }
+}
+
+impl BlockedCreate {
+    /// Lets the create go on.
+    pub fn release(&self) {
+        self.holder.execute_batch("COMMIT").unwrap();
+    }
+}
+
+/// Waits until a blocked request holds the only request permit: with
 /// `max_concurrent_requests = 1`, other requests are then shed with 503.
 pub async fn wait_until_in_flight(app: &TestApp) {
     for _ in 0..500 {
@@ -74,7 +99,7 @@ pub async fn read_status(stream: &mut TcpStream) -> u16 {
 #[tokio::test]
 async fn shutdown_drains_in_flight_requests_and_refuses_new_ones() {
     let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_concurrent_requests = 1).await;
-    let (mut slow, rest) = start_slow_create(&app).await;
+    let blocked = start_blocked_create(&app).await;
     wait_until_in_flight(&app).await;
 
     app.shutdown.as_ref().unwrap().trigger();
@@ -92,8 +117,8 @@ async fn shutdown_drains_in_flight_requests_and_refuses_new_ones() {
     }
     assert!(refused, "new connections are refused while draining");
 
-    slow.write_all(&rest).await.unwrap();
-    assert_eq!(read_status(&mut slow).await, 201, "the in-flight request completes");
+    blocked.release();
+    assert_eq!(blocked.response.await.unwrap().status(), 201, "the in-flight request completes");
     app.stop().await.unwrap();
 }
 

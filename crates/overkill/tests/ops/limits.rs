@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::lifecycle::{read_status, start_slow_create, wait_until_in_flight};
+use crate::lifecycle::{read_status, start_blocked_create, start_slow_create, wait_until_in_flight};
 use crate::support::{Backend, assert_problem, new_product, spawn_app_with};
 
 /// Upper bound on how long a test waits for the server to act on its own
@@ -17,25 +17,23 @@ const GUARD: Duration = Duration::from_secs(10);
 #[tokio::test]
 async fn requests_past_the_concurrency_limit_are_shed_with_503() {
     let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_concurrent_requests = 1).await;
-    let (mut slow, rest) = start_slow_create(&app).await;
+    let blocked = start_blocked_create(&app).await;
     wait_until_in_flight(&app).await;
     let shed = app.get("/v1/products").await;
     assert_problem(shed, 503, "unavailable").await;
-    slow.write_all(&rest).await.unwrap();
-    assert_eq!(read_status(&mut slow).await, 201);
+    blocked.release();
+    assert_eq!(blocked.response.await.unwrap().status(), 201);
     assert_eq!(app.get("/v1/products").await.status(), 200, "healthy again once the permit is free");
 }
 
 #[tokio::test]
 async fn a_request_over_the_timeout_gets_a_503_timeout_problem() {
     let app = spawn_app_with(Backend::Sqlite, |c| c.http.request_timeout = Duration::from_millis(200)).await;
-    // The body never completes, so the handler waits until the timeout ends it.
-    let (mut slow, _rest) = start_slow_create(&app).await;
-    let mut response = vec![0; 4096];
-    let read = tokio::time::timeout(GUARD, slow.read(&mut response)).await.expect("the server answers").unwrap();
-    let text = String::from_utf8_lossy(&response[..read]);
-    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
-    assert!(text.contains("application/problem+json") && text.contains("/problems/timeout"), "{text}");
+    // The handler waits for a write lock held elsewhere until the timeout ends it.
+    let mut blocked = start_blocked_create(&app).await;
+    let response = tokio::time::timeout(GUARD, &mut blocked.response).await.expect("the server answers").unwrap();
+    assert_problem(response, 503, "timeout").await;
+    blocked.release();
     app.create_ok(&new_product("Fast", 1, 1)).await;
 }
 
@@ -111,26 +109,43 @@ async fn a_declared_body_over_the_limit_gets_413_at_once_without_100_continue() 
 }
 
 #[tokio::test]
-async fn a_body_too_slow_gets_408_and_gives_its_request_slot_back() {
-    let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.http.max_concurrent_requests = 1;
-        c.http.body_read_timeout = Duration::from_millis(300);
-    })
-    .await;
+async fn a_body_too_slow_gets_408() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.body_read_timeout = Duration::from_millis(300)).await;
     let (mut slow, _rest) = start_slow_create(&app).await;
     let status = tokio::time::timeout(GUARD, read_status(&mut slow)).await.expect("answered at the body timeout");
     assert_eq!(status, 408);
-    assert_eq!(app.get("/v1/products").await.status(), 200, "the slot is free again");
+}
+
+#[tokio::test]
+async fn slow_uploads_hold_no_request_slot() {
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.http.max_concurrent_requests = 2;
+        c.http.body_read_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let (mut first, first_rest) = start_slow_create(&app).await;
+    let (_second, _second_rest) = start_slow_create(&app).await;
+    // Both body slots are taken by uploads still arriving...
+    let third = app.create(&new_product("Third upload", 1, 1)).await;
+    let detail = assert_problem(third, 503, "unavailable").await["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("bodies"), "{detail}");
+    // ...but requests without a body are served, and uploads go on.
+    for _ in 0..5 {
+        assert_eq!(app.get("/v1/products").await.status(), 200);
+    }
+    first.write_all(&first_rest).await.unwrap();
+    assert_eq!(read_status(&mut first).await, 201);
 }
 
 #[tokio::test]
 async fn shed_requests_say_when_to_retry() {
     let app = spawn_app_with(Backend::Sqlite, |c| c.http.max_concurrent_requests = 1).await;
-    let (_slow, _rest) = start_slow_create(&app).await;
+    let blocked = start_blocked_create(&app).await;
     wait_until_in_flight(&app).await;
     let shed = app.get("/v1/products").await;
     assert_eq!(shed.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
     assert_problem(shed, 503, "unavailable").await;
+    blocked.release();
 }
 
 #[tokio::test]

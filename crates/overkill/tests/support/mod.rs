@@ -35,6 +35,8 @@ pub struct TestApp {
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub openapi: Option<std::sync::Arc<utoipa::openapi::OpenApi>>,
     pub database: Option<TestDatabase>,
+    /// The database file, when the app runs in this process on SQLite.
+    pub sqlite_path: Option<std::path::PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -68,6 +70,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
 
 /// A service in this process on `database`, with `configure` applied.
 pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let sqlite_path = match &database {
+        DatabaseUrl::Sqlite(path) => Some(path.clone()),
+        DatabaseUrl::Postgres(_) => None,
+    };
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_listen: "127.0.0.1:0".parse().unwrap(),
@@ -94,13 +100,24 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
         server: Some(server),
         openapi: Some(openapi),
         database: None,
+        sqlite_path,
         _dir: None,
     }
 }
 
 fn external(base: String) -> TestApp {
     let admin = std::env::var("OVERKILL_TEST_ADMIN_URL").unwrap_or_default();
-    TestApp { base, admin, client: client(), shutdown: None, server: None, openapi: None, database: None, _dir: None }
+    TestApp {
+        base,
+        admin,
+        client: client(),
+        shutdown: None,
+        server: None,
+        openapi: None,
+        database: None,
+        sqlite_path: None,
+        _dir: None,
+    }
 }
 
 fn client() -> reqwest::Client {
