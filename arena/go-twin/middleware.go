@@ -74,6 +74,7 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 		sw := &statusWriter{ResponseWriter: w}
 		if m != nil {
 			m.inFlight.Inc()
+			defer m.inFlight.Dec() // also when the panic below is re-raised
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -91,14 +92,14 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 			elapsed := time.Since(start)
 			route := info.Route
 			if route == "" {
-				route = "unmatched"
+				route = "unmatched" // one label for every unmatched path
 			}
+			method := methodLabel(r.Method)
 			if m != nil {
-				m.inFlight.Dec()
-				m.observe(r.Method, route, sw.status, elapsed)
+				m.observe(method, route, sw.status, elapsed)
 			}
 			log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
+				slog.String("method", method),
 				slog.String("route", route),
 				slog.Int("status", sw.status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),

@@ -3,6 +3,7 @@ package products
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,13 +24,13 @@ const (
 
 // Handler serves the /v1/products routes.
 type Handler struct {
-	store        *Store
-	maxBodyBytes int64
-	log          *slog.Logger
+	store *Store
+	body  httpx.BodyLimits
+	log   *slog.Logger
 }
 
-func NewHandler(store *Store, maxBodyBytes int64, log *slog.Logger) *Handler {
-	return &Handler{store: store, maxBodyBytes: maxBodyBytes, log: log}
+func NewHandler(store *Store, body httpx.BodyLimits, log *slog.Logger) *Handler {
+	return &Handler{store: store, body: body, log: log}
 }
 
 // Register adds the product routes to mux.
@@ -58,7 +59,6 @@ func writeProduct(w http.ResponseWriter, status int, p *Product) {
 // fail maps an error to its problem response.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var prob *httpx.Problem
-	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &prob):
 	case errors.Is(err, ErrNotFound):
@@ -66,37 +66,41 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrDuplicateSKU):
 		prob = httpx.Conflict("a product with this sku already exists")
 	case httpx.TimedOut(r.Context()):
-		prob = httpx.Timeout(httpx.RequestTimeout(r.Context()))
-	case errors.As(err, &pgErr):
-		if unavailableSQLState(pgErr.Code) {
-			prob = httpx.Unavailable("the database is unavailable; retry shortly")
-		} else {
-			h.log.ErrorContext(r.Context(), "database error", "error", err, "request_id", httpx.RequestID(r.Context()))
-			prob = httpx.Internal()
-		}
-	case isConnectivity(err), errors.Is(err, context.Canceled):
+		prob = httpx.Timeout(httpx.RequestTimeoutOf(r.Context()))
+	case unavailable(err), errors.Is(err, context.Canceled):
 		prob = httpx.Unavailable("the database is unavailable; retry shortly")
 	default:
-		h.log.ErrorContext(r.Context(), "unexpected error", "error", err, "request_id", httpx.RequestID(r.Context()))
-		prob = httpx.Unavailable("the database is unavailable; retry shortly")
+		// Anything else (an SQL error, a conversion error in the driver) is
+		// a bug, not an outage: a 500, logged once here with its cause.
+		h.log.ErrorContext(r.Context(), "database error", "error", err, "request_id", httpx.RequestID(r.Context()))
+		prob = httpx.Internal()
 	}
 	httpx.WriteProblem(w, r, prob)
 }
 
+// unavailable reports whether err means the database cannot be reached (an
+// outage: 503) rather than that a statement failed (a bug: 500).
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return unavailableSQLState(pgErr.Code)
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) // the server hung up
+}
+
+// unavailableSQLState: the server refuses to serve the session (connection
+// exceptions, shutting down, starting up, too many connections).
 func unavailableSQLState(code string) bool {
 	switch {
 	case len(code) >= 2 && code[:2] == "08": // connection exception
 		return true
-	case code == "57P01", code == "57P02", code == "57P03", code == "53300", code == "40001", code == "40P01":
+	case code == "57P01", code == "57P02", code == "57P03", code == "53300":
 		return true
 	}
 	return false
-}
-
-func isConnectivity(err error) bool {
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err)
 }
 
 func notFound(r *http.Request) *httpx.Problem {
@@ -107,16 +111,34 @@ func stale(cur *Product) *httpx.Problem {
 	return httpx.PreconditionFailed("the product is at ETag " + cur.ETag() + "; fetch it and retry")
 }
 
+// parseID accepts only the canonical decimal form of a positive int64: no
+// sign, no leading zero, no spaces, no overflow. Anything else ("+2", "002",
+// "0", "2.0", "%FF") names no product and is a 404.
 func parseID(r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	return id, err == nil && id > 0
+	return parseCanonicalID(r.PathValue("id"))
+}
+
+func parseCanonicalID(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 19 || s[0] < '1' || s[0] > '9' {
+		return 0, false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseInt(s, 10, 64) // only overflow can fail here
+	if err != nil {
+		return 0, false
+	}
+	return id, true
 }
 
 func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]httpx.Member, *httpx.Problem) {
 	if p := httpx.RequireContentType(r, mediaTypes...); p != nil {
 		return nil, p
 	}
-	body, p := httpx.ReadBody(w, r, h.maxBodyBytes)
+	body, p := httpx.ReadBody(w, r, h.body)
 	if p != nil {
 		return nil, p
 	}
@@ -297,9 +319,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var f Filter
 	if v, ok := q["q"]; ok {
-		if utf8.RuneCountInString(v) > maxQLen {
+		switch {
+		case utf8.RuneCountInString(v) > maxQLen:
 			bad("q", "must be at most 200 characters")
-		} else {
+		case hasNUL(v):
+			bad("q", msgNUL)
+		default:
 			f.Q = foldLower(v)
 		}
 	}
