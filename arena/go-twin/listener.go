@@ -139,19 +139,11 @@ func withConn(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// connState is http.Server.ConnState. StateIdle follows a finished request on
-// HTTP/1.1 and the last closed stream on HTTP/2, so a head did arrive even
-// when no handler of ours ran (OPTIONS *, a stream reset before dispatch).
-func connState(c net.Conn, s http.ConnState) {
-	if s == http.StateIdle {
-		if tc, ok := c.(*conn); ok {
-			tc.headComplete()
-		}
-	}
-}
-
 // connHandler is the outermost handler of a server: the request head is in,
-// so the connection leaves its head phase; while draining, every response
+// so the connection leaves its head phase (a connection whose first request
+// reaches no handler, an HTTP/1.1 "OPTIONS *", stays bound by the
+// accept-time deadline; ConnState cannot say when a head arrived, since
+// HTTP/2 reports Active and Idle after the preface alone); while draining, every response
 // asks the client to go elsewhere (HTTP/1.1: Connection: close; HTTP/2: the
 // server turns that header into a graceful GOAWAY).
 type connHandler struct {

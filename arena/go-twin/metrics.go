@@ -22,21 +22,7 @@ var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 func newRegistry(pool *pgxpool.Pool) (*prometheus.Registry, *httpMetrics) {
 	reg := prometheus.NewRegistry()
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "http_requests_total",
-			Help: "HTTP requests handled, by method, route and status.",
-		}, []string{"method", "route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "http_request_duration_seconds",
-			Help:    "HTTP request latency, by method and route.",
-			Buckets: durationBuckets,
-		}, []string{"method", "route"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "http_requests_in_flight",
-			Help: "HTTP requests currently being served.",
-		}),
-	}
+	m := newHTTPMetrics()
 	reg.MustRegister(m.requests, m.duration, m.inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -55,6 +41,24 @@ func newRegistry(pool *pgxpool.Pool) (*prometheus.Registry, *httpMetrics) {
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 	return reg, m
+}
+
+func newHTTPMetrics() *httpMetrics {
+	return &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests handled, by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request latency, by method and route.",
+			Buckets: durationBuckets,
+		}, []string{"method", "route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_requests_in_flight",
+			Help: "HTTP requests currently being served.",
+		}),
+	}
 }
 
 func goVersion() string {

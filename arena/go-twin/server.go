@@ -91,10 +91,7 @@ func run() int {
 
 	api := http.NewServeMux()
 	products.NewHandler(store, httpx.BodyLimits{MaxBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.BodyReadTimeout}, logger).Register(api)
-	var apiHandler http.Handler = router{api}
-	apiHandler = withTimeout(apiHandler, cfg.RequestTimeout)
-	apiHandler = limitConcurrency(apiHandler, cfg.MaxConcurrentRequests)
-	apiHandler = observe(apiHandler, logger, metrics, slog.LevelInfo)
+	apiHandler := apiStack(api, cfg, logger, metrics)
 
 	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger}).handler()
 
@@ -140,6 +137,18 @@ func run() int {
 	return 0
 }
 
+// apiStack is the API listener's middleware, outermost first: observe (request
+// id, panics, one log line and the metrics for every answer, shed ones
+// included), limitConcurrency (sheds before any work or body read),
+// withTimeout (the request deadline covers only admitted work), router
+// (problem 404/405, route label). newServer adds connHandler around it.
+func apiStack(mux *http.ServeMux, cfg *Config, logger *slog.Logger, m *httpMetrics) http.Handler {
+	var h http.Handler = router{mux}
+	h = withTimeout(h, cfg.RequestTimeout)
+	h = limitConcurrency(h, cfg.MaxConcurrentRequests)
+	return observe(h, logger, m, slog.LevelInfo)
+}
+
 func newServer(h http.Handler, cfg *Config, errLog *log.Logger, draining *atomic.Bool) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -153,7 +162,6 @@ func newServer(h http.Handler, cfg *Config, errLog *log.Logger, draining *atomic
 		Protocols:   &protocols,
 		ErrorLog:    errLog,
 		ConnContext: withConn,
-		ConnState:   connState,
 	}
 }
 
