@@ -434,3 +434,39 @@ func TestMetricLabelsAreBounded(t *testing.T) {
 		t.Fatalf("%d series", len(seen))
 	}
 }
+
+// On h2c a slow body costs only its stream: 408 at the body-read timeout, and
+// the connection keeps serving.
+func TestSlowBodyOnH2cResetsOnlyItsStream(t *testing.T) {
+	cfg := testConfig()
+	ts := startTestServer(t, cfg)
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go io.WriteString(pw, "{")
+	req, _ := http.NewRequest("POST", "http://"+ts.addr+"/echo", pr)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = 10
+	start := time.Now()
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	json.NewDecoder(res.Body).Decode(&p)
+	res.Body.Close()
+	if took := time.Since(start); res.StatusCode != 408 || p["type"] != "/problems/request-timeout" || took > cfg.BodyReadTimeout+slack {
+		t.Fatalf("%d %v after %v", res.StatusCode, p, took)
+	}
+	ok, err := client.Get("http://" + ts.addr + "/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.Body.Close()
+	if ok.StatusCode != 204 || ts.opened.Load() != 1 {
+		t.Fatalf("after the 408: %d, %d connections", ok.StatusCode, ts.opened.Load())
+	}
+}
