@@ -43,6 +43,7 @@ func testConfig() *Config {
 
 type testServer struct {
 	addr     string
+	reg      *prometheus.Registry
 	srv      *http.Server
 	draining atomic.Bool
 	opened   atomic.Int32
@@ -55,6 +56,10 @@ func startTestServer(t *testing.T, cfg *Config) *testServer {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("GET /wait", func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		w.WriteHeader(http.StatusOK)
+	})
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 		body, p := httpx.ReadBody(w, r, httpx.BodyLimits{MaxBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.BodyReadTimeout})
 		if p != nil {
@@ -67,9 +72,11 @@ func startTestServer(t *testing.T, cfg *Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), closed: make(chan time.Time, 64)}
+	ts := &testServer{addr: ln.Addr().String(), closed: make(chan time.Time, 64), reg: prometheus.NewRegistry()}
+	m := newHTTPMetrics()
+	ts.reg.MustRegister(m.requests, m.inFlight)
 	discard := slog.New(slog.DiscardHandler)
-	ts.srv = newServer(apiStack(mux, cfg, discard, nil), cfg, log.New(io.Discard, "", 0), &ts.draining)
+	ts.srv = newServer(apiStack(mux, cfg, discard, m), cfg, log.New(io.Discard, "", 0), &ts.draining)
 	ts.srv.ConnState = func(c net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
@@ -469,4 +476,45 @@ func TestSlowBodyOnH2cResetsOnlyItsStream(t *testing.T) {
 	if ok.StatusCode != 204 || ts.opened.Load() != 1 {
 		t.Fatalf("after the 408: %d, %d connections", ok.StatusCode, ts.opened.Load())
 	}
+}
+
+// A request whose client goes away mid-flight is counted as 499 and leaves
+// no gauge raised.
+func TestDroppedRequestIs499(t *testing.T) {
+	ts := startTestServer(t, testConfig())
+	c := ts.dial(t)
+	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	var text string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		text = gather(t, ts.reg)
+		if strings.Contains(text, "status=499} 1") && strings.Contains(text, "http_requests_in_flight{} 0") {
+			break
+		}
+	}
+	if !strings.Contains(text, "http_requests_total{method=GET,route=/wait,status=499} 1") ||
+		!strings.Contains(text, "http_requests_in_flight{} 0") {
+		t.Fatal(text)
+	}
+}
+
+func gather(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range families {
+		for _, mt := range f.GetMetric() {
+			var labels []string
+			for _, l := range mt.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			v := mt.GetCounter().GetValue() + mt.GetGauge().GetValue()
+			fmt.Fprintf(&b, "%s{%s} %g\n", f.GetName(), strings.Join(labels, ","), v)
+		}
+	}
+	return b.String()
 }
