@@ -518,3 +518,24 @@ func gather(t *testing.T, reg *prometheus.Registry) string {
 	}
 	return b.String()
 }
+
+// What is still busy when the shutdown timeout ends is closed, not left
+// running.
+func TestDrainClosesWhatIsLeftAtTheTimeout(t *testing.T) {
+	cfg := testConfig()
+	cfg.BodyReadTimeout = time.Minute
+	cfg.ShutdownTimeout = 300 * time.Millisecond
+	ts := startTestServer(t, cfg)
+	c := ts.dial(t)
+	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{")
+	time.Sleep(100 * time.Millisecond) // the head is in, the body never completes
+
+	start := time.Now()
+	if !drain(ts.srv, &ts.draining, 0, cfg.ShutdownTimeout, nil, slog.New(slog.DiscardHandler)) {
+		t.Fatal("drain reported a failure")
+	}
+	if took := time.Since(start); took < cfg.ShutdownTimeout || took > cfg.ShutdownTimeout+slack {
+		t.Fatalf("drain took %v, want about %v", took, cfg.ShutdownTimeout)
+	}
+	waitClosed(t, c, time.Second)
+}
