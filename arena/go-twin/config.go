@@ -127,10 +127,11 @@ func checkAddr(v string) string {
 	return ""
 }
 
-// parseLogLevel accepts the filter syntax the Rust service documents:
-// comma-separated "level" or "target=level" items, levels trace, debug,
-// info, warn, error, off. slog has no targets, so the most verbose level
-// named wins; "off" alone silences logging.
+// parseLogLevel accepts the filter syntax the Rust service documents
+// (tracing's EnvFilter directives): comma-separated "level", "target" or
+// "target=level" items, levels trace, debug, info, warn, error, off; a bare
+// target means every level of it. slog has no targets, so the most verbose
+// level named wins; "off" alone silences logging.
 func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 	levels := map[string]slog.Level{
 		"trace": slog.LevelDebug, "debug": slog.LevelDebug, "info": slog.LevelInfo,
@@ -138,16 +139,23 @@ func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 	}
 	level, off = slog.LevelError+1, true
 	for _, item := range strings.Split(v, ",") {
-		parts := strings.Split(item, "=")
-		if len(parts) > 2 {
+		target, name, hasLevel := strings.Cut(item, "=")
+		if !hasLevel {
+			target, name = "", item
+		}
+		if hasLevel && !validTarget(target) || strings.Contains(name, "=") {
 			return 0, false, false
 		}
-		name := strings.ToLower(parts[len(parts)-1])
+		name = strings.ToLower(name)
 		if name == "off" {
 			continue
 		}
 		l, known := levels[name]
-		if !known {
+		switch {
+		case known:
+		case !hasLevel && validTarget(item): // a bare target: all of its levels
+			l = slog.LevelDebug
+		default:
 			return 0, false, false
 		}
 		off = false
@@ -156,4 +164,22 @@ func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 		}
 	}
 	return level, off, true
+}
+
+// validTarget: a Rust module path such as overkill or chassis::server.
+func validTarget(t string) bool {
+	if t == "" {
+		return false
+	}
+	for _, part := range strings.Split(t, "::") {
+		if part == "" {
+			return false
+		}
+		for i, r := range part {
+			if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,34 @@ func TestNewTimeoutSettings(t *testing.T) {
 		}
 		if tc.ok && tc.name == "OVERKILL_DRAIN_GRACE_MS" && cfg.DrainGrace != 0 {
 			t.Errorf("DrainGrace = %v", cfg.DrainGrace)
+		}
+	}
+}
+
+func TestLogFilterDirectives(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		level slog.Level
+		off   bool
+		ok    bool
+	}{
+		{"info", slog.LevelInfo, false, true},
+		{"overkill", slog.LevelDebug, false, true},
+		{"overkill::db=warn", slog.LevelWarn, false, true},
+		{"warn,chassis::server=debug", slog.LevelDebug, false, true},
+		{"off", 0, true, true},
+		{"overkill=off,error", slog.LevelError, false, true},
+		{"ERROR", slog.LevelError, false, true},
+		{"verbose=", 0, false, false},
+		{"=info", 0, false, false},
+		{"a=b=c", 0, false, false},
+		{"over kill", 0, false, false},
+		{"overkill=loud", 0, false, false},
+		{"1abc", 0, false, false},
+	} {
+		level, off, ok := parseLogLevel(tc.in)
+		if ok != tc.ok || ok && (off != tc.off || !off && level != tc.level) {
+			t.Errorf("parseLogLevel(%q) = %v, %v, %v", tc.in, level, off, ok)
 		}
 	}
 }
