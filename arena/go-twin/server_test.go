@@ -24,8 +24,8 @@ import (
 // Timing tests run real sockets with short timeouts (Go 1.24 has no fake
 // clock for the network poller); the margins are wide enough for a loaded CI.
 const (
-	headerTimeout = 300 * time.Millisecond
-	slack         = 250 * time.Millisecond
+	headerTimeout = 500 * time.Millisecond
+	slack         = 400 * time.Millisecond
 )
 
 func testConfig() *Config {
