@@ -99,3 +99,40 @@ func TestReadBodyRequestDeadlineFirst(t *testing.T) {
 		t.Fatalf("%v %v", rec.Header(), body)
 	}
 }
+
+func TestParseQuery(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want map[string]string
+	}{
+		{"", map[string]string{}},
+		{"q=a+b&limit=5", map[string]string{"q": "a b", "limit": "5"}},
+		{"q=1&q=2", map[string]string{"q": "2"}},
+		{"q=%41%2b%zz%4", map[string]string{"q": "A+%zz%4"}},
+		{"q=a;b&&flag", map[string]string{"q": "a;b", "flag": ""}},
+		{"q=%C3%A9", map[string]string{"q": "é"}},
+	} {
+		got, p := ParseQuery(tc.raw)
+		if p != nil || len(got) != len(tc.want) {
+			t.Errorf("%q: %v %v", tc.raw, got, p)
+			continue
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%q: %s = %q, want %q", tc.raw, k, got[k], v)
+			}
+		}
+	}
+	for raw, fields := range map[string]string{"q=%00": "q", "q=%FF&sort=%00": "q sort", "a=%C0%80": "a"} {
+		_, p := ParseQuery(raw)
+		var got []string
+		if p != nil {
+			for _, e := range p.Errors {
+				got = append(got, e.Field)
+			}
+		}
+		if p == nil || p.Status != 400 || strings.Join(got, " ") != fields {
+			t.Errorf("%q: %+v", raw, p)
+		}
+	}
+}

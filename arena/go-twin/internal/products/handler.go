@@ -78,8 +78,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	httpx.WriteProblem(w, r, prob)
 }
 
-// unavailable reports whether err means the database cannot be reached (an
-// outage: 503) rather than that a statement failed (a bug: 500).
+// unavailable reports whether err means the database cannot serve the
+// statement now (an outage or a busy database: 503, worth retrying) rather
+// than that the statement is wrong (a bug: 500).
 func unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -91,13 +92,17 @@ func unavailable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) // the server hung up
 }
 
-// unavailableSQLState: the server refuses to serve the session (connection
-// exceptions, shutting down, starting up, too many connections).
+// unavailableSQLState: the server refuses the session (class 08 connection
+// exceptions, shutting down, starting up, too many connections) or is busy
+// (a lost serialization race or deadlock, a lock or statement timeout), as
+// the Rust service classifies them.
 func unavailableSQLState(code string) bool {
-	switch {
-	case len(code) >= 2 && code[:2] == "08": // connection exception
+	if len(code) >= 2 && code[:2] == "08" {
 		return true
-	case code == "57P01", code == "57P02", code == "57P03", code == "53300":
+	}
+	switch code {
+	case "57P01", "57P02", "57P03", "53300", // admin/crash shutdown, cannot connect now, too many connections
+		"40001", "40P01", "55P03", "57014": // serialization failure, deadlock, lock not available, query canceled
 		return true
 	}
 	return false
@@ -290,11 +295,12 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	// A repeated parameter takes its last value.
-	query := r.URL.Query()
-	q := make(map[string]string, len(query))
-	for k, v := range query {
-		q[k] = v[len(v)-1]
+	// A repeated parameter takes its last value; a value that is not UTF-8
+	// or holds NUL is rejected before any parameter is looked at.
+	q, p := httpx.ParseQuery(r.URL.RawQuery)
+	if p != nil {
+		httpx.WriteProblem(w, r, p)
+		return
 	}
 	var errs []httpx.FieldError
 	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
@@ -319,12 +325,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var f Filter
 	if v, ok := q["q"]; ok {
-		switch {
-		case utf8.RuneCountInString(v) > maxQLen:
+		if utf8.RuneCountInString(v) > maxQLen {
 			bad("q", "must be at most 200 characters")
-		case hasNUL(v):
-			bad("q", msgNUL)
-		default:
+		} else {
 			f.Q = foldLower(v)
 		}
 	}

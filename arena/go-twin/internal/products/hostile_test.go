@@ -112,10 +112,13 @@ func TestNULIsAValidationErrorNamingTheField(t *testing.T) {
 			t.Errorf("%s: %+v", tc.body, p)
 		}
 	}
-	for _, q := range []string{"%00", "a%00b", "%00%00"} {
-		status, p := do(t, "GET", "/v1/products?q="+q, "")
-		if status != 400 || p["type"] != "/problems/invalid-parameter" || fieldsOf(p) != "q" {
-			t.Errorf("q=%s: %d %v", q, status, p)
+	for _, tc := range []struct{ query, fields string }{
+		{"q=%00", "q"}, {"q=a%00b", "q"}, {"q=%FF", "q"}, {"q=%C0%AF", "q"}, {"q=%ED%A0%80", "q"},
+		{"cursor=%00", "cursor"}, {"limit=0&q=%00", "q"}, {"colour=%00&q=x%FFy", "colour q"},
+	} {
+		status, p := do(t, "GET", "/v1/products?"+tc.query, "")
+		if status != 400 || p["type"] != "/problems/invalid-parameter" || fieldsOf(p) != tc.fields {
+			t.Errorf("%s: %d %v", tc.query, status, p)
 		}
 	}
 }
@@ -184,7 +187,11 @@ func TestDatabaseErrorsByCause(t *testing.T) {
 		{"connection exception", &pgconn.PgError{Code: "08006"}, 503},
 		{"too many connections", &pgconn.PgError{Code: "53300"}, 503},
 		{"out of range", &pgconn.PgError{Code: "22008"}, 500},
-		{"serialization failure", &pgconn.PgError{Code: "40001"}, 500},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, 503},
+		{"lock not available", &pgconn.PgError{Code: "55P03"}, 503},
+		{"statement timeout", &pgconn.PgError{Code: "57014"}, 503},
+		{"check violation", &pgconn.PgError{Code: "23514"}, 500},
+		{"invalid text", &pgconn.PgError{Code: "22021"}, 500},
 		{"driver conversion", errors.New("cannot encode time: out of range"), 500},
 		{"not found", ErrNotFound, 404},
 		{"duplicate", ErrDuplicateSKU, 409},

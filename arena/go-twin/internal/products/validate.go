@@ -44,7 +44,7 @@ const (
 	msgPrice       = "must be an integer from 0 to 1000000000000"
 	msgStock       = "must be an integer from 0 to 1000000000"
 	msgCurrency    = "must be an ISO 4217 currency code such as EUR"
-	msgNUL         = "must not contain the NUL character (U+0000)"
+	msgNUL         = "must not contain NUL (U+0000)"
 )
 
 // hasNUL reports a U+0000, which PostgreSQL text cannot store: one rule on
