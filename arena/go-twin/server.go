@@ -159,6 +159,15 @@ func newServer(h http.Handler, cfg *Config, errLog *log.Logger, draining *atomic
 		// Also HTTP/2's idle timeout: net/http copies it to the bundled
 		// HTTP/2 server, which sends GOAWAY and closes after it.
 		IdleTimeout: cfg.IdleTimeout,
+		// A client that stops reading its responses must not hold a
+		// connection forever: from the end of a request head, the handler
+		// (bounded by the request timeout) and the response together get
+		// the request timeout plus the idle timeout (HTTP/1.1: the
+		// connection is closed; HTTP/2: the stream is reset).
+		WriteTimeout: cfg.RequestTimeout + cfg.IdleTimeout,
+		// HTTP/2: a connection on which no byte can be written for the
+		// idle timeout is closed.
+		HTTP2:       &http.HTTP2Config{WriteByteTimeout: cfg.IdleTimeout},
 		Protocols:   &protocols,
 		ErrorLog:    errLog,
 		ConnContext: withConn,

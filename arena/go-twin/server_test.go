@@ -56,6 +56,9 @@ func startTestServer(t *testing.T, cfg *Config) *testServer {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("GET /big", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 64<<10))
+	})
 	mux.HandleFunc("GET /wait", func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		w.WriteHeader(http.StatusOK)
@@ -538,4 +541,34 @@ func TestDrainClosesWhatIsLeftAtTheTimeout(t *testing.T) {
 		t.Fatalf("drain took %v, want about %v", took, cfg.ShutdownTimeout)
 	}
 	waitClosed(t, c, time.Second)
+}
+
+// A client that pipelines requests and never reads a response loses its
+// connection; it does not hold it (and a connection slot) forever.
+func TestClientThatNeverReadsIsDropped(t *testing.T) {
+	cfg := testConfig()
+	cfg.RequestTimeout = 300 * time.Millisecond
+	cfg.IdleTimeout = 300 * time.Millisecond
+	ts := startTestServer(t, cfg)
+	c := ts.dial(t)
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	requests := strings.Repeat("GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 100)
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	for {
+		if _, err := io.WriteString(c, requests); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the server kept a connection whose client reads nothing")
+			}
+			break
+		}
+	}
+	select {
+	case <-ts.closed:
+	case <-time.After(time.Second):
+		t.Fatal("server side still open")
+	}
+	if took := time.Since(start); took > cfg.RequestTimeout+cfg.IdleTimeout+time.Second {
+		t.Fatalf("dropped after %v", took)
+	}
 }
