@@ -124,19 +124,27 @@ func parseID(r *http.Request) (int64, bool) {
 }
 
 func parseCanonicalID(s string) (int64, bool) {
-	if len(s) == 0 || len(s) > 19 || s[0] < '1' || s[0] > '9' {
+	id, ok := parseCanonical(s)
+	return id, ok && id > 0
+}
+
+// parseCanonical accepts the canonical decimal form of a non-negative int64:
+// "0", or digits without a leading zero; no sign, space, fraction or
+// exponent, no overflow. The one rule for ids and numeric query parameters.
+func parseCanonical(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 19 || s[0] == '0' && len(s) > 1 {
 		return 0, false
 	}
-	for i := 1; i < len(s); i++ {
+	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return 0, false
 		}
 	}
-	id, err := strconv.ParseInt(s, 10, 64) // only overflow can fail here
+	n, err := strconv.ParseInt(s, 10, 64) // only overflow can fail here
 	if err != nil {
 		return 0, false
 	}
-	return id, true
+	return n, true
 }
 
 func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]httpx.Member, *httpx.Problem) {
@@ -307,11 +315,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 
 	limit := defaultLimit
 	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
+		n, ok := parseCanonical(v)
+		if !ok || n < 1 || n > maxLimit {
 			bad("limit", "must be an integer from 1 to 100")
 		} else {
-			limit = n
+			limit = int(n)
 		}
 	}
 	sort := SortCreatedAt
@@ -336,8 +344,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n > maxPriceMinor {
+		n, ok := parseCanonical(v)
+		if !ok || n > maxPriceMinor {
 			bad(name, "must be an integer from 0 to 1000000000000")
 			return nil
 		}

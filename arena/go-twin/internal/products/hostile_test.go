@@ -80,6 +80,25 @@ func TestOnlyCanonicalIDs(t *testing.T) {
 	}
 }
 
+func TestOnlyCanonicalNumbersInQueries(t *testing.T) {
+	for _, tc := range []struct{ query, fields string }{
+		{"limit=%2B5", "limit"}, {"limit=05", "limit"}, {"limit=1e1", "limit"}, {"limit=%205", "limit"},
+		{"min_price=-0", "min_price"}, {"min_price=%2B1", "min_price"}, {"max_price=01", "max_price"},
+		{"max_price=1000000000001", "max_price"}, {"min_price=99999999999999999999", "min_price"},
+		{"limit=00&min_price=00", "limit min_price"},
+	} {
+		status, p := do(t, "GET", "/v1/products?"+tc.query, "")
+		if status != 400 || p["type"] != "/problems/invalid-parameter" || fieldsOf(p) != tc.fields {
+			t.Errorf("%s: %d %v", tc.query, status, p)
+		}
+	}
+	for in, want := range map[string]int64{"0": 0, "7": 7, "100": 100, "1000000000000": 1_000_000_000_000} {
+		if n, ok := parseCanonical(in); !ok || n != want {
+			t.Errorf("parseCanonical(%q) = %d, %v", in, n, ok)
+		}
+	}
+}
+
 func TestNULIsAValidationErrorNamingTheField(t *testing.T) {
 	create := func(name, desc string) string {
 		return fmt.Sprintf(`{"sku":"S-1","name":%s,"description":%s,"price_minor":1,"currency":"EUR","stock":1}`, name, desc)
