@@ -167,11 +167,23 @@ func newServer(h http.Handler, cfg *Config, errLog *log.Logger, draining *atomic
 		WriteTimeout: cfg.RequestTimeout + cfg.IdleTimeout,
 		// HTTP/2: a connection on which no byte can be written for the
 		// idle timeout is closed.
-		HTTP2:       &http.HTTP2Config{WriteByteTimeout: cfg.IdleTimeout},
+		HTTP2: &http.HTTP2Config{
+			WriteByteTimeout:     cfg.IdleTimeout,
+			MaxConcurrentStreams: maxStreams(cfg),
+		},
 		Protocols:   &protocols,
 		ErrorLog:    errLog,
 		ConnContext: withConn,
 	}
+}
+
+// maxStreamsPerConnection caps the HTTP/2 streams one connection may have
+// open, well below the service-wide request limit, so that one connection
+// cannot take every request slot (the Rust service's cap; Go's default is 250).
+const maxStreamsPerConnection = 100
+
+func maxStreams(cfg *Config) int {
+	return min(maxStreamsPerConnection, cfg.MaxConcurrentRequests)
 }
 
 // drain stops srv in three steps. Readiness turns off at once (load
