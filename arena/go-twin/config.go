@@ -21,11 +21,14 @@ type Config struct {
 	DatabaseURL           string
 	DBPoolSize            int32
 	RequestTimeout        time.Duration
-	HeaderReadTimeout     time.Duration
+	HeaderReadTimeout     time.Duration // from accept to a complete first request head
+	BodyReadTimeout       time.Duration // from the first body read to its last byte; then 408
+	IdleTimeout           time.Duration // keep-alive (HTTP/1.1) and idle HTTP/2 connections
 	MaxBodyBytes          int64
 	MaxConnections        int
 	MaxConcurrentRequests int
-	ShutdownTimeout       time.Duration
+	DrainGrace            time.Duration // after SIGTERM: keep serving, readiness off; may be 0
+	ShutdownTimeout       time.Duration // after the grace: in-flight requests finish, then force-close
 	LogLevel              slog.Level
 	LogOff                bool
 	BallastMB             int // benchmark only: MiB of live heap to hold
@@ -71,6 +74,9 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	ms := func(name, def string) time.Duration {
 		return time.Duration(integer(name, def, 1, maxDurationMS)) * time.Millisecond
 	}
+	msOrZero := func(name, def string) time.Duration {
+		return time.Duration(integer(name, def, 0, maxDurationMS)) * time.Millisecond
+	}
 
 	c.Listen = addr("OVERKILL_LISTEN", "0.0.0.0:8080")
 	c.AdminListen = addr("OVERKILL_ADMIN_LISTEN", "0.0.0.0:9090")
@@ -90,9 +96,12 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.DBPoolSize = int32(integer("OVERKILL_DB_POOL_SIZE", "16", 1, 1024))
 	c.RequestTimeout = ms("OVERKILL_REQUEST_TIMEOUT_MS", "30000")
 	c.HeaderReadTimeout = ms("OVERKILL_HEADER_READ_TIMEOUT_MS", "10000")
+	c.BodyReadTimeout = ms("OVERKILL_BODY_READ_TIMEOUT_MS", "10000")
+	c.IdleTimeout = ms("OVERKILL_IDLE_TIMEOUT_MS", "60000")
 	c.MaxBodyBytes = integer("OVERKILL_MAX_BODY_BYTES", "1048576", 1, 1<<30)
 	c.MaxConnections = int(integer("OVERKILL_MAX_CONNECTIONS", "1024", 1, 1_000_000))
 	c.MaxConcurrentRequests = int(integer("OVERKILL_MAX_CONCURRENT_REQUESTS", "512", 1, 1_000_000))
+	c.DrainGrace = msOrZero("OVERKILL_DRAIN_GRACE_MS", "5000")
 	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000")
 	c.BallastMB = int(integer("OVERKILL_BALLAST_MB", "0", 0, 64*1024))
 	lvl := get("OVERKILL_LOG_LEVEL", "info")
@@ -118,10 +127,11 @@ func checkAddr(v string) string {
 	return ""
 }
 
-// parseLogLevel accepts the filter syntax the Rust service documents:
-// comma-separated "level" or "target=level" items, levels trace, debug,
-// info, warn, error, off. slog has no targets, so the most verbose level
-// named wins; "off" alone silences logging.
+// parseLogLevel accepts the filter syntax the Rust service documents
+// (tracing's EnvFilter directives): comma-separated "level", "target" or
+// "target=level" items, levels trace, debug, info, warn, error, off; a bare
+// target means every level of it. slog has no targets, so the most verbose
+// level named wins; "off" alone silences logging.
 func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 	levels := map[string]slog.Level{
 		"trace": slog.LevelDebug, "debug": slog.LevelDebug, "info": slog.LevelInfo,
@@ -129,16 +139,23 @@ func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 	}
 	level, off = slog.LevelError+1, true
 	for _, item := range strings.Split(v, ",") {
-		parts := strings.Split(item, "=")
-		if len(parts) > 2 {
+		target, name, hasLevel := strings.Cut(item, "=")
+		if !hasLevel {
+			target, name = "", item
+		}
+		if hasLevel && !validTarget(target) || strings.Contains(name, "=") {
 			return 0, false, false
 		}
-		name := strings.ToLower(parts[len(parts)-1])
+		name = strings.ToLower(name)
 		if name == "off" {
 			continue
 		}
 		l, known := levels[name]
-		if !known {
+		switch {
+		case known:
+		case !hasLevel && validTarget(item): // a bare target: all of its levels
+			l = slog.LevelDebug
+		default:
 			return 0, false, false
 		}
 		off = false
@@ -147,4 +164,22 @@ func parseLogLevel(v string) (level slog.Level, off bool, ok bool) {
 		}
 	}
 	return level, off, true
+}
+
+// validTarget: a Rust module path such as overkill or chassis::server.
+func validTarget(t string) bool {
+	if t == "" {
+		return false
+	}
+	for _, part := range strings.Split(t, "::") {
+		if part == "" {
+			return false
+		}
+		for i, r := range part {
+			if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+				return false
+			}
+		}
+	}
+	return true
 }

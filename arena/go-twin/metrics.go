@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -21,21 +22,7 @@ var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 func newRegistry(pool *pgxpool.Pool) (*prometheus.Registry, *httpMetrics) {
 	reg := prometheus.NewRegistry()
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "http_requests_total",
-			Help: "HTTP requests handled, by method, route and status.",
-		}, []string{"method", "route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "http_request_duration_seconds",
-			Help:    "HTTP request latency, by method and route.",
-			Buckets: durationBuckets,
-		}, []string{"method", "route"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "http_requests_in_flight",
-			Help: "HTTP requests currently being served.",
-		}),
-	}
+	m := newHTTPMetrics()
 	reg.MustRegister(m.requests, m.duration, m.inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -56,6 +43,24 @@ func newRegistry(pool *pgxpool.Pool) (*prometheus.Registry, *httpMetrics) {
 	return reg, m
 }
 
+func newHTTPMetrics() *httpMetrics {
+	return &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests handled, by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request latency, by method and route.",
+			Buckets: durationBuckets,
+		}, []string{"method", "route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_requests_in_flight",
+			Help: "HTTP requests currently being served.",
+		}),
+	}
+}
+
 func goVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		return bi.GoVersion
@@ -63,16 +68,37 @@ func goVersion() string {
 	return "unknown"
 }
 
-var knownMethods = map[string]bool{
-	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
-	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true,
+// methodLabel bounds the method label (and log field): any method outside
+// the registered set is "OTHER", so random methods cannot create series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect:
+		return m
+	}
+	return "OTHER"
 }
 
-func (m *httpMetrics) observe(method, route string, status int, elapsed time.Duration) {
-	if !knownMethods[method] {
-		method = "OTHER"
+// statusLabels holds the label of every status code a response can carry
+// (net/http only writes 100..999), so a request formats none.
+var statusLabels = func() (l [1000]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
 	}
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	return l
+}()
+
+func statusLabel(code int) string {
+	if code < 0 || code >= len(statusLabels) {
+		return "other"
+	}
+	return statusLabels[code]
+}
+
+// observe records one finished request. method must already be methodLabel's
+// and route a registered pattern or "unmatched": every label is bounded.
+func (m *httpMetrics) observe(method, route string, status int, elapsed time.Duration) {
+	m.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 }
 

@@ -58,6 +58,10 @@ func newRequestID() string {
 	return uuid.NewString()
 }
 
+// statusClientClosedRequest is nginx's 499, logged and counted for a request
+// whose client went away before it was answered (never sent).
+const statusClientClosedRequest = 499
+
 // observe is the outermost middleware: it assigns X-Request-Id, turns panics
 // into 500 problems, logs one line per request and records metrics (m may be
 // nil for the admin listener).
@@ -74,6 +78,7 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 		sw := &statusWriter{ResponseWriter: w}
 		if m != nil {
 			m.inFlight.Inc()
+			defer m.inFlight.Dec() // also when the panic below is re-raised
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -85,22 +90,28 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 					httpx.WriteProblem(sw, r, httpx.Internal())
 				}
 			}
-			if sw.status == 0 { // handler wrote nothing
-				sw.status = http.StatusOK
+			status := sw.status
+			switch {
+			case r.Context().Err() != nil:
+				// The client went away (or the connection was closed at the
+				// drain timeout) before the answer was delivered.
+				status = statusClientClosedRequest
+			case status == 0: // handler wrote nothing
+				status = http.StatusOK
 			}
 			elapsed := time.Since(start)
 			route := info.Route
 			if route == "" {
-				route = "unmatched"
+				route = "unmatched" // one label for every unmatched path
 			}
+			method := methodLabel(r.Method)
 			if m != nil {
-				m.inFlight.Dec()
-				m.observe(r.Method, route, sw.status, elapsed)
+				m.observe(method, route, status, elapsed)
 			}
 			log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
+				slog.String("method", method),
 				slog.String("route", route),
-				slog.Int("status", sw.status),
+				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.String("request_id", id),
 			)

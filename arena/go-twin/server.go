@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"overkill/arena/go-twin/internal/httpx"
 	"overkill/arena/go-twin/internal/products"
 )
 
@@ -89,11 +90,8 @@ func run() int {
 	var draining atomic.Bool
 
 	api := http.NewServeMux()
-	products.NewHandler(store, cfg.MaxBodyBytes, logger).Register(api)
-	var apiHandler http.Handler = router{api}
-	apiHandler = withTimeout(apiHandler, cfg.RequestTimeout)
-	apiHandler = limitConcurrency(apiHandler, cfg.MaxConcurrentRequests)
-	apiHandler = observe(apiHandler, logger, metrics, slog.LevelInfo)
+	products.NewHandler(store, httpx.BodyLimits{MaxBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.BodyReadTimeout}, logger).Register(api)
+	apiHandler := apiStack(api, cfg, logger, metrics)
 
 	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger}).handler()
 
@@ -110,12 +108,12 @@ func run() int {
 	}
 
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
-	apiSrv := newServer(apiHandler, cfg, errLog)
-	adminSrv := newServer(adminHandler, cfg, errLog)
+	apiSrv := newServer(apiHandler, cfg, errLog, &draining)
+	adminSrv := newServer(adminHandler, cfg, errLog, nil)
 
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- apiSrv.Serve(newLimitListener(apiLn, cfg.MaxConnections)) }()
-	go func() { serveErr <- adminSrv.Serve(adminLn) }()
+	go func() { serveErr <- apiSrv.Serve(newListener(apiLn, cfg.MaxConnections, cfg.HeaderReadTimeout)) }()
+	go func() { serveErr <- adminSrv.Serve(newListener(adminLn, 0, cfg.HeaderReadTimeout)) }()
 	logger.Info("listening", "listen", apiLn.Addr().String(), "admin_listen", adminLn.Addr().String())
 
 	select {
@@ -124,16 +122,10 @@ func run() int {
 		logger.Error("server failed", "error", err)
 		return 1
 	}
-	stop()
+	stop() // a second signal ends the process at once
 
-	// Drain: readyz reports "draining" while in-flight API requests finish.
-	draining.Store(true)
-	logger.Info("shutting down", "timeout_ms", cfg.ShutdownTimeout.Milliseconds())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := apiSrv.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("drain timeout elapsed; closing remaining connections", "error", err)
-		apiSrv.Close()
+	if !drain(apiSrv, &draining, cfg.DrainGrace, cfg.ShutdownTimeout, serveErr, logger) {
+		return 1
 	}
 	adminCtx, cancelAdmin := context.WithTimeout(context.Background(), time.Second)
 	defer cancelAdmin()
@@ -145,15 +137,80 @@ func run() int {
 	return 0
 }
 
-func newServer(h http.Handler, cfg *Config, errLog *log.Logger) *http.Server {
+// apiStack is the API listener's middleware, outermost first: observe (request
+// id, panics, one log line and the metrics for every answer, shed ones
+// included), limitConcurrency (sheds before any work or body read),
+// withTimeout (the request deadline covers only admitted work), router
+// (problem 404/405, route label). newServer adds connHandler around it.
+func apiStack(mux *http.ServeMux, cfg *Config, logger *slog.Logger, m *httpMetrics) http.Handler {
+	var h http.Handler = router{mux}
+	h = withTimeout(h, cfg.RequestTimeout)
+	h = limitConcurrency(h, cfg.MaxConcurrentRequests)
+	return observe(h, logger, m, slog.LevelInfo)
+}
+
+func newServer(h http.Handler, cfg *Config, errLog *log.Logger, draining *atomic.Bool) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge
 	return &http.Server{
-		Handler:           h,
+		Handler:           connHandler{next: h, draining: draining},
 		ReadHeaderTimeout: cfg.HeaderReadTimeout,
-		IdleTimeout:       2 * time.Minute,
-		Protocols:         &protocols,
-		ErrorLog:          errLog,
+		// Also HTTP/2's idle timeout: net/http copies it to the bundled
+		// HTTP/2 server, which sends GOAWAY and closes after it.
+		IdleTimeout: cfg.IdleTimeout,
+		// A client that stops reading its responses must not hold a
+		// connection forever: from the end of a request head, the handler
+		// (bounded by the request timeout) and the response together get
+		// the request timeout plus the idle timeout (HTTP/1.1: the
+		// connection is closed; HTTP/2: the stream is reset).
+		WriteTimeout: cfg.RequestTimeout + cfg.IdleTimeout,
+		// HTTP/2: a connection on which no byte can be written for the
+		// idle timeout is closed.
+		HTTP2: &http.HTTP2Config{
+			WriteByteTimeout:     cfg.IdleTimeout,
+			MaxConcurrentStreams: maxStreams(cfg),
+		},
+		Protocols:   &protocols,
+		ErrorLog:    errLog,
+		ConnContext: withConn,
 	}
+}
+
+// maxStreamsPerConnection caps the HTTP/2 streams one connection may have
+// open, well below the service-wide request limit, so that one connection
+// cannot take every request slot (the Rust service's cap; Go's default is 250).
+const maxStreamsPerConnection = 100
+
+func maxStreams(cfg *Config) int {
+	return min(maxStreamsPerConnection, cfg.MaxConcurrentRequests)
+}
+
+// drain stops srv in three steps. Readiness turns off at once (load
+// balancers stop sending); for grace the server keeps accepting and serving,
+// each response asking its client to reconnect elsewhere (connHandler);
+// then Shutdown stops accepting, closes idle connections, sends GOAWAY on
+// HTTP/2 and waits up to timeout for in-flight requests; whatever is left
+// after that is closed. It reports false if the server failed meanwhile.
+func drain(srv *http.Server, draining *atomic.Bool, grace, timeout time.Duration, serveErr <-chan error, logger *slog.Logger) bool {
+	draining.Store(true)
+	logger.Info("draining", "grace_ms", grace.Milliseconds(), "timeout_ms", timeout.Milliseconds())
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		select {
+		case <-t.C:
+		case err := <-serveErr:
+			t.Stop()
+			logger.Error("server failed", "error", err)
+			return false
+		}
+	}
+	logger.Info("shutting down", "timeout_ms", timeout.Milliseconds())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("drain timeout elapsed; closing remaining connections", "error", err)
+		srv.Close()
+	}
+	return true
 }

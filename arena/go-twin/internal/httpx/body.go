@@ -26,31 +26,65 @@ func RequireContentType(r *http.Request, allowed ...string) *Problem {
 	return UnsupportedMediaType("send the body as " + strings.Join(allowed, " or "))
 }
 
-// ReadBody reads the whole request body, enforcing limit (413) and the request
-// deadline (503 timeout).
-func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
-	if r.ContentLength > limit {
+// BodyLimits bound how much of a request body is read and for how long.
+type BodyLimits struct {
+	MaxBytes    int64         // larger bodies get 413
+	ReadTimeout time.Duration // from the first read to the last byte; then 408
+}
+
+// ReadBody reads the whole request body. A declared Content-Length over the
+// limit is a 413 before any byte is read (so no 100 Continue is sent); a
+// body still arriving after lim.ReadTimeout is a 408, or a 503 timeout when
+// the request deadline comes first. Either way the handler, and the
+// load-shedding slot it holds, is released at that deadline.
+func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *Problem) {
+	if r.ContentLength > lim.MaxBytes {
+		closeAfter(w, r)
 		return nil, PayloadTooLarge()
 	}
+	deadline, requestDeadline := time.Now().Add(lim.ReadTimeout), false
+	if dl, ok := r.Context().Deadline(); ok && dl.Before(deadline) {
+		deadline, requestDeadline = dl, true
+	}
 	rc := http.NewResponseController(w)
-	if dl, ok := r.Context().Deadline(); ok {
-		if rc.SetReadDeadline(dl) == nil {
-			defer rc.SetReadDeadline(time.Time{})
-		}
+	if rc.SetReadDeadline(deadline) == nil {
+		defer rc.SetReadDeadline(time.Time{})
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			return nil, PayloadTooLarge()
-		case TimedOut(r.Context()), isTimeout(err):
-			return nil, Timeout(RequestTimeout(r.Context()))
-		default:
-			return nil, MalformedJSON("the request body could not be read")
-		}
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		// Declared and within the limit: one exact allocation. The server
+		// enforces the framing, so the body cannot run past it.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, lim.MaxBytes))
 	}
-	return body, nil
+	if err == nil {
+		return body, nil
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, PayloadTooLarge()
+	case TimedOut(r.Context()), requestDeadline && isTimeout(err):
+		return nil, Timeout(RequestTimeoutOf(r.Context()))
+	case isTimeout(err):
+		// The rest of the body is still on the wire: do not wait for it.
+		closeAfter(w, r)
+		return nil, RequestTimeout(lim.ReadTimeout)
+	default:
+		return nil, MalformedJSON("the request body could not be read")
+	}
+}
+
+// closeAfter asks an HTTP/1.x server to close the connection after this
+// response instead of draining an unread body. (On HTTP/2 the header would
+// mean GOAWAY for every stream; resetting the one stream is enough there.)
+func closeAfter(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func isTimeout(err error) bool {

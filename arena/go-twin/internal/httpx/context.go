@@ -12,8 +12,8 @@ import (
 // configured request timeout elapsed.
 var ErrRequestTimeout = errors.New("request timeout")
 
-// RequestTimeout returns the configured timeout of the request ctx belongs to.
-func RequestTimeout(ctx context.Context) time.Duration {
+// RequestTimeoutOf returns the configured timeout of the request ctx belongs to.
+func RequestTimeoutOf(ctx context.Context) time.Duration {
 	if info := InfoFrom(ctx); info != nil {
 		return info.Timeout
 	}

@@ -51,8 +51,15 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 		f := p.Field
 		body.Field = &f
 	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header()["Retry-After"] = retryAfter
+	}
 	WriteJSONType(w, p.Status, "application/problem+json", body)
 }
+
+// retryAfter is shared by every 503 response (never modified): overload,
+// outage and timeout are all worth retrying after a second.
+var retryAfter = []string{"1"}
 
 // Constructors, one per slug of the contract.
 
@@ -110,6 +117,12 @@ func Internal() *Problem {
 
 func Unavailable(detail string) *Problem {
 	return &Problem{Slug: "unavailable", Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: detail}
+}
+
+// RequestTimeout: the client did not send its body within limit.
+func RequestTimeout(limit time.Duration) *Problem {
+	return &Problem{Slug: "request-timeout", Title: "Request timeout", Status: http.StatusRequestTimeout,
+		Detail: fmt.Sprintf("the request body did not arrive within %d ms", limit.Milliseconds())}
 }
 
 func Timeout(limit time.Duration) *Problem {

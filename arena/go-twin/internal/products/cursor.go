@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Sort is a supported list ordering.
@@ -103,16 +104,40 @@ var (
 func decodeCursor(s string) (cursorWire, error) {
 	var c cursorWire
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.ID <= 0 {
+	if err != nil || json.Unmarshal(b, &c) != nil {
 		return c, errCursorInvalid
 	}
 	if !hmac.Equal([]byte(c.Sum), []byte(c.checksum())) {
 		return c, errCursorInvalid
 	}
-	if _, ok := parseSort(string(c.Sort)); !ok {
+	if _, ok := parseSort(string(c.Sort)); !ok || !c.inRange() {
 		return c, errCursorInvalid
 	}
 	return c, nil
+}
+
+// maxCreatedAtMicros is 9999-12-31T23:59:59.999999Z, the last instant both
+// engines store, in microseconds since the Unix epoch.
+const maxCreatedAtMicros = 253_402_300_799_999_999
+
+// inRange checks the decoded key against what the sort's column can hold. The
+// checksum proves the cursor was built with the key, not by this service
+// (the key is not secret), so an out-of-range key is a 400, never a driver
+// error at query time.
+func (c *cursorWire) inRange() bool {
+	if c.ID < 1 {
+		return false
+	}
+	switch c.Sort {
+	case SortPrice, SortPriceDesc:
+		return c.Str == "" && c.Int >= 0 && c.Int <= maxPriceMinor
+	case SortCreatedAt, SortCreatedAtDesc:
+		return c.Str == "" && c.Int >= 0 && c.Int <= maxCreatedAtMicros
+	case SortName:
+		n := utf8.RuneCountInString(c.Str)
+		return c.Int == 0 && n >= 1 && n <= maxNameLen && !hasNUL(c.Str)
+	}
+	return false
 }
 
 func (c cursorWire) position(sort Sort, f Filter) (position, error) {

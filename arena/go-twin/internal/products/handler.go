@@ -3,6 +3,7 @@ package products
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,13 +24,13 @@ const (
 
 // Handler serves the /v1/products routes.
 type Handler struct {
-	store        *Store
-	maxBodyBytes int64
-	log          *slog.Logger
+	store *Store
+	body  httpx.BodyLimits
+	log   *slog.Logger
 }
 
-func NewHandler(store *Store, maxBodyBytes int64, log *slog.Logger) *Handler {
-	return &Handler{store: store, maxBodyBytes: maxBodyBytes, log: log}
+func NewHandler(store *Store, body httpx.BodyLimits, log *slog.Logger) *Handler {
+	return &Handler{store: store, body: body, log: log}
 }
 
 // Register adds the product routes to mux.
@@ -58,7 +59,6 @@ func writeProduct(w http.ResponseWriter, status int, p *Product) {
 // fail maps an error to its problem response.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var prob *httpx.Problem
-	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &prob):
 	case errors.Is(err, ErrNotFound):
@@ -66,37 +66,46 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrDuplicateSKU):
 		prob = httpx.Conflict("a product with this sku already exists")
 	case httpx.TimedOut(r.Context()):
-		prob = httpx.Timeout(httpx.RequestTimeout(r.Context()))
-	case errors.As(err, &pgErr):
-		if unavailableSQLState(pgErr.Code) {
-			prob = httpx.Unavailable("the database is unavailable; retry shortly")
-		} else {
-			h.log.ErrorContext(r.Context(), "database error", "error", err, "request_id", httpx.RequestID(r.Context()))
-			prob = httpx.Internal()
-		}
-	case isConnectivity(err), errors.Is(err, context.Canceled):
+		prob = httpx.Timeout(httpx.RequestTimeoutOf(r.Context()))
+	case unavailable(err), errors.Is(err, context.Canceled):
 		prob = httpx.Unavailable("the database is unavailable; retry shortly")
 	default:
-		h.log.ErrorContext(r.Context(), "unexpected error", "error", err, "request_id", httpx.RequestID(r.Context()))
-		prob = httpx.Unavailable("the database is unavailable; retry shortly")
+		// Anything else (an SQL error, a conversion error in the driver) is
+		// a bug, not an outage: a 500, logged once here with its cause.
+		h.log.ErrorContext(r.Context(), "database error", "error", err, "request_id", httpx.RequestID(r.Context()))
+		prob = httpx.Internal()
 	}
 	httpx.WriteProblem(w, r, prob)
 }
 
+// unavailable reports whether err means the database cannot serve the
+// statement now (an outage or a busy database: 503, worth retrying) rather
+// than that the statement is wrong (a bug: 500).
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return unavailableSQLState(pgErr.Code)
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) // the server hung up
+}
+
+// unavailableSQLState: the server refuses the session (class 08 connection
+// exceptions, shutting down, starting up, too many connections) or is busy
+// (a lost serialization race or deadlock, a lock or statement timeout), as
+// the Rust service classifies them.
 func unavailableSQLState(code string) bool {
-	switch {
-	case len(code) >= 2 && code[:2] == "08": // connection exception
+	if len(code) >= 2 && code[:2] == "08" {
 		return true
-	case code == "57P01", code == "57P02", code == "57P03", code == "53300", code == "40001", code == "40P01":
+	}
+	switch code {
+	case "57P01", "57P02", "57P03", "53300", // admin/crash shutdown, cannot connect now, too many connections
+		"40001", "40P01", "55P03", "57014": // serialization failure, deadlock, lock not available, query canceled
 		return true
 	}
 	return false
-}
-
-func isConnectivity(err error) bool {
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err)
 }
 
 func notFound(r *http.Request) *httpx.Problem {
@@ -107,16 +116,42 @@ func stale(cur *Product) *httpx.Problem {
 	return httpx.PreconditionFailed("the product is at ETag " + cur.ETag() + "; fetch it and retry")
 }
 
+// parseID accepts only the canonical decimal form of a positive int64: no
+// sign, no leading zero, no spaces, no overflow. Anything else ("+2", "002",
+// "0", "2.0", "%FF") names no product and is a 404.
 func parseID(r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	return id, err == nil && id > 0
+	return parseCanonicalID(r.PathValue("id"))
+}
+
+func parseCanonicalID(s string) (int64, bool) {
+	id, ok := parseCanonical(s)
+	return id, ok && id > 0
+}
+
+// parseCanonical accepts the canonical decimal form of a non-negative int64:
+// "0", or digits without a leading zero; no sign, space, fraction or
+// exponent, no overflow. The one rule for ids and numeric query parameters.
+func parseCanonical(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 19 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64) // only overflow can fail here
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]httpx.Member, *httpx.Problem) {
 	if p := httpx.RequireContentType(r, mediaTypes...); p != nil {
 		return nil, p
 	}
-	body, p := httpx.ReadBody(w, r, h.maxBodyBytes)
+	body, p := httpx.ReadBody(w, r, h.body)
 	if p != nil {
 		return nil, p
 	}
@@ -268,22 +303,23 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	// A repeated parameter takes its last value.
-	query := r.URL.Query()
-	q := make(map[string]string, len(query))
-	for k, v := range query {
-		q[k] = v[len(v)-1]
+	// A repeated parameter takes its last value; a value that is not UTF-8
+	// or holds NUL is rejected before any parameter is looked at.
+	q, p := httpx.ParseQuery(r.URL.RawQuery)
+	if p != nil {
+		httpx.WriteProblem(w, r, p)
+		return
 	}
 	var errs []httpx.FieldError
 	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
 
 	limit := defaultLimit
 	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
+		n, ok := parseCanonical(v)
+		if !ok || n < 1 || n > maxLimit {
 			bad("limit", "must be an integer from 1 to 100")
 		} else {
-			limit = n
+			limit = int(n)
 		}
 	}
 	sort := SortCreatedAt
@@ -308,8 +344,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n > maxPriceMinor {
+		n, ok := parseCanonical(v)
+		if !ok || n > maxPriceMinor {
 			bad(name, "must be an integer from 0 to 1000000000000")
 			return nil
 		}

@@ -44,7 +44,12 @@ const (
 	msgPrice       = "must be an integer from 0 to 1000000000000"
 	msgStock       = "must be an integer from 0 to 1000000000"
 	msgCurrency    = "must be an ISO 4217 currency code such as EUR"
+	msgNUL         = "must not contain NUL (U+0000)"
 )
+
+// hasNUL reports a U+0000, which PostgreSQL text cannot store: one rule on
+// every engine, so it is rejected at the edge.
+func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
 // NewProduct is a validated create request.
 type NewProduct struct {
@@ -145,17 +150,17 @@ func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
 		}
 	}
 	if raw, ok := required("name"); ok {
-		if s, ok := checkName(raw); ok {
+		if s, msg := checkName(raw); msg == "" {
 			np.Name = s
 		} else {
-			c.add("name", msgName)
+			c.add("name", msg)
 		}
 	}
 	if raw, ok := fs["description"]; ok {
-		if d, ok := checkDescription(raw); ok {
+		if d, msg := checkDescription(raw); msg == "" {
 			np.Description = d
 		} else {
-			c.add("description", msgDescription)
+			c.add("description", msg)
 		}
 	}
 	if raw, ok := required("price_minor"); ok {
@@ -198,17 +203,17 @@ func ParsePatch(members []httpx.Member) (Patch, *httpx.Problem) {
 		}
 	}
 	if raw, ok := fs["name"]; ok {
-		if s, ok := checkName(raw); ok {
+		if s, msg := checkName(raw); msg == "" {
 			pt.Name = &s
 		} else {
-			c.add("name", msgName)
+			c.add("name", msg)
 		}
 	}
 	if raw, ok := fs["description"]; ok {
-		if d, ok := checkDescription(raw); ok {
+		if d, msg := checkDescription(raw); msg == "" {
 			pt.SetDescription, pt.Description = true, d
 		} else {
-			c.add("description", msgDescription)
+			c.add("description", msg)
 		}
 	}
 	if raw, ok := fs["price_minor"]; ok {
@@ -263,25 +268,33 @@ func checkSKU(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// checkName: 1–200 Unicode scalar values, not only whitespace.
-func checkName(raw json.RawMessage) (string, bool) {
+// checkName: 1–200 Unicode scalar values, not only whitespace, no NUL. The
+// message is "" when valid.
+func checkName(raw json.RawMessage) (string, string) {
 	s, ok := asString(raw)
-	if !ok || utf8.RuneCountInString(s) > maxNameLen || strings.TrimFunc(s, unicode.IsSpace) == "" {
-		return "", false
+	switch {
+	case !ok || utf8.RuneCountInString(s) > maxNameLen || strings.TrimFunc(s, unicode.IsSpace) == "":
+		return "", msgName
+	case hasNUL(s):
+		return "", msgNUL
 	}
-	return s, true
+	return s, ""
 }
 
-// checkDescription: null (clears) or a string of at most 2000 characters.
-func checkDescription(raw json.RawMessage) (*string, bool) {
+// checkDescription: null (clears) or a string of at most 2000 characters
+// without NUL. The message is "" when valid.
+func checkDescription(raw json.RawMessage) (*string, string) {
 	if isNull(raw) {
-		return nil, true
+		return nil, ""
 	}
 	s, ok := asString(raw)
-	if !ok || utf8.RuneCountInString(s) > maxDescriptionLen {
-		return nil, false
+	switch {
+	case !ok || utf8.RuneCountInString(s) > maxDescriptionLen:
+		return nil, msgDescription
+	case hasNUL(s):
+		return nil, msgNUL
 	}
-	return &s, true
+	return &s, ""
 }
 
 func checkCurrency(raw json.RawMessage) (string, bool) {

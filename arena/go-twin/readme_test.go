@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The README's configuration table and config.go declare the same variables.
+func TestReadmeListsEverySetting(t *testing.T) {
+	src, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`"((?:OVERKILL_[A-Z_]+)|DATABASE_URL)"`)
+	declared := map[string]bool{}
+	for _, m := range names.FindAllStringSubmatch(string(src), -1) {
+		declared[m[1]] = true
+	}
+	rows := regexp.MustCompile("(?m)^\\| `((?:OVERKILL_[A-Z_]+)|DATABASE_URL)` \\|")
+	documented := map[string]bool{}
+	for _, m := range rows.FindAllStringSubmatch(string(readme), -1) {
+		documented[m[1]] = true
+	}
+	for n := range declared {
+		if !documented[n] {
+			t.Errorf("%s is read by config.go but has no row in README.md", n)
+		}
+	}
+	for n := range documented {
+		if !declared[n] {
+			t.Errorf("README.md documents %s, which config.go does not read", n)
+		}
+	}
+	if len(declared) < 10 || strings.Count(string(readme), "| `OVERKILL_") != len(declared)-1 {
+		t.Errorf("declared %d settings; README rows: %d", len(declared), strings.Count(string(readme), "| `OVERKILL_"))
+	}
+}
