@@ -12,6 +12,7 @@ pub mod extract;
 pub mod middleware;
 pub mod ops;
 pub mod problem;
+pub mod query;
 pub mod request_id;
 pub mod server;
 pub mod settings;

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod money;
 pub mod products;
+pub mod runtime;
 pub mod startup;
 pub mod timestamp;
 

@@ -28,14 +28,7 @@ fn main() -> ExitCode {
         eprintln!("overkill: {error:#}");
         return ExitCode::from(EXIT_USAGE);
     }
-    // Blocking threads run SQLite queries, each holding one connection, so
-    // more threads than connections (readers + the writer) would only wait
-    // on locks; the cap also bounds their memory under load.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(config.db_pool_size + 1)
-        .build()
-    {
+    let runtime = match overkill::runtime::build(config.db_pool_size) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("overkill: failed to start the async runtime: {error}");

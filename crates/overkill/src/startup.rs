@@ -28,6 +28,7 @@ pub struct Application {
     shutdown: Shutdown,
     openapi: Arc<OpenApi>,
     metrics: PrometheusHandle,
+    db: Database,
 }
 
 // === impl Application ===
@@ -60,7 +61,7 @@ impl Application {
             database = db.engine(),
             "listening"
         );
-        Ok(Self { api_listener, admin_listener, api, admin, http: config.http, shutdown, openapi, metrics })
+        Ok(Self { api_listener, admin_listener, api, admin, http: config.http, shutdown, openapi, metrics, db })
     }
 
     /// Where the API listens.
@@ -94,6 +95,7 @@ impl Application {
             async move { chassis::server::serve(listener, router, &http, stop).await }
         });
         let served = chassis::server::serve(self.api_listener, self.api, &self.http, self.shutdown).await;
+        self.db.close().await;
         admin_stop.trigger();
         admin.await.context("admin server task failed")??;
         tracing::info!("stopped");

@@ -22,11 +22,19 @@ const POSTGRES: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/postgres/0001_create_products.sql"),
 }];
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_products",
-    sql: include_str!("../../migrations/sqlite/0001_create_products.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_products",
+        sql: include_str!("../../migrations/sqlite/0001_create_products.sql"),
+    },
+    // PostgreSQL named these constraints in its migration 1 already.
+    Migration {
+        version: 2,
+        name: "name_product_constraints",
+        sql: include_str!("../../migrations/sqlite/0002_name_product_constraints.sql"),
+    },
+];
 
 /// Arbitrary key of the advisory lock that serialises migration runs.
 const LOCK_KEY: i64 = 0x6f76_6572_6b69_6c6c; // "overkill"
@@ -65,10 +73,10 @@ pub async fn postgres(pool: &PgPool) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-/// Applies pending SQLite migrations in one `IMMEDIATE` transaction, which
-/// takes the write lock before reading what was applied.
-pub fn sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<usize> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+/// Applies pending SQLite migrations in `tx`, an `IMMEDIATE` transaction
+/// (see `SqliteDb::transaction`), which holds the write lock before reading
+/// what was applied.
+pub fn sqlite(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
     tx.execute_batch(CREATE_TABLE)?;
     let applied: Vec<i64> = tx
         .prepare("SELECT version FROM overkill_migrations")?
@@ -83,6 +91,5 @@ pub fn sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<usize> {
         )?;
         count += 1;
     }
-    tx.commit()?;
     Ok(count)
 }

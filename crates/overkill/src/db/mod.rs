@@ -1,7 +1,17 @@
 //! Storage engines: PostgreSQL for production, embedded SQLite for zero
 //! set-up. Feature modules (`products`, …) hold their own queries for both;
-//! this module owns connections, migrations and health.
+//! this module owns connections, transactions, migrations, health, and the
+//! sorting of errors by cause. It knows no feature's tables or words.
+//!
+//! Transactions: store functions take a connection or a transaction, never
+//! the pool, and the caller decides the unit of work —
+//! [`postgres::PgPool::transaction`] and [`sqlite::SqliteDb::transaction`]
+//! run a closure in one transaction (PostgreSQL retrying serialization
+//! failures and deadlocks). A feature spanning tables (an order reserving
+//! stock, inserting itself and claiming an idempotency key) calls each
+//! table's store functions inside one such closure.
 
+mod error;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -9,6 +19,7 @@ pub mod sqlite;
 use anyhow::Context;
 use chassis::ops::{BoxFuture, Readiness};
 
+pub use self::error::StoreError;
 use crate::config::DatabaseUrl;
 
 /// A connected database: a PostgreSQL pool or an embedded SQLite file.
@@ -18,20 +29,6 @@ pub enum Database {
     Postgres(postgres::PgPool),
     /// An embedded SQLite database.
     Sqlite(sqlite::SqliteDb),
-}
-
-/// A storage failure, as callers need to tell them apart.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique constraint was violated; carries the constraint's column.
-    #[error("unique constraint violated on {0}")]
-    Conflict(&'static str),
-    /// The database could not be reached or did not answer in time.
-    #[error("database unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else: a bug or corrupt data.
-    #[error("database error")]
-    Other(#[source] anyhow::Error),
 }
 
 // === impl Database ===
@@ -61,7 +58,24 @@ impl Database {
     pub async fn migrate(&self) -> anyhow::Result<usize> {
         match self {
             Self::Postgres(pool) => migrations::postgres(pool).await,
-            Self::Sqlite(db) => db.write(migrations::sqlite).await.map_err(anyhow::Error::from),
+            Self::Sqlite(db) => db.transaction(|tx| Ok(migrations::sqlite(tx)?)).await.map_err(anyhow::Error::from),
+        }
+    }
+
+    /// Releases the database at shutdown, after the last request: closes the
+    /// PostgreSQL pool; checkpoints SQLite's write-ahead log and truncates it,
+    /// so the file is complete on its own. Failures are logged, not returned:
+    /// there is nothing left to do about them.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close(),
+            Self::Sqlite(db) => match db.checkpoint().await {
+                Ok(true) => tracing::debug!("SQLite log checkpointed and truncated"),
+                Ok(false) => tracing::warn!("SQLite log not truncated: a reader was still active"),
+                Err(error) => {
+                    tracing::warn!(error = format!("{:#}", anyhow::Error::from(error)), "SQLite checkpoint failed");
+                }
+            },
         }
     }
 
@@ -93,24 +107,5 @@ impl Readiness for Database {
         metrics::gauge!("db_pool_connections").set(size as f64);
         metrics::gauge!("db_pool_idle_connections").set(idle as f64);
         metrics::gauge!("db_pool_max_connections").set(max as f64);
-    }
-}
-
-/// The client's view of a storage failure. Logged here, where it is handled:
-/// the cause stays in the log, the client gets only the kind.
-impl From<StoreError> for chassis::Problem {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Conflict("sku") => Self::conflict("a product with this sku already exists"),
-            StoreError::Conflict(_) => Self::conflict("the request conflicts with existing data"),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
-                Self::unavailable("the database is unavailable; retry shortly")
-            }
-            StoreError::Other(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "database error");
-                Self::internal()
-            }
-        }
     }
 }

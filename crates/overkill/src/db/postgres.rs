@@ -5,7 +5,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use chassis::ops::BoxFuture;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
+pub use tokio_postgres::IsolationLevel;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
@@ -13,6 +15,10 @@ use super::StoreError;
 
 /// How long to wait for a connection, from the pool or a new one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs of a transaction that keeps losing serialization races or deadlocks
+/// before it fails as `Busy`.
+pub const TRANSACTION_ATTEMPTS: usize = 3;
 
 /// A pool of PostgreSQL connections.
 #[derive(Clone)]
@@ -40,16 +46,46 @@ impl PgPool {
         Ok(Self(pool))
     }
 
-    /// A connection from the pool.
+    /// A connection from the pool, for statements that need no transaction
+    /// of their own (one statement is atomic by itself). Failing to get one
+    /// (no connection within the timeout, the server unreachable) is an outage.
     pub async fn get(&self) -> Result<Object, StoreError> {
         self.0.get().await.map_err(|error| StoreError::Unavailable(error.into()))
+    }
+
+    /// Runs `work` in one transaction at `isolation` on one connection:
+    /// committed when it returns `Ok`, rolled back otherwise. A serialization
+    /// failure or deadlock (in `work` or at commit) runs it again, up to
+    /// [`TRANSACTION_ATTEMPTS`] times, so `work` must be safe to repeat: it
+    /// may only touch the database through `tx`.
+    pub async fn transaction<T, F>(&self, isolation: IsolationLevel, mut work: F) -> Result<T, StoreError>
+    where
+        F: for<'t> FnMut(&'t Transaction<'t>) -> BoxFuture<'t, Result<T, StoreError>> + Send,
+        T: Send,
+    {
+        let mut client = self.get().await?;
+        let mut attempt = 1;
+        loop {
+            match attempt_transaction(&mut client, isolation, &mut work).await {
+                Err(StoreError::Busy(cause)) if attempt < TRANSACTION_ATTEMPTS && lost_race(&cause) => {
+                    tracing::debug!(attempt, error = format!("{cause:#}"), "transaction retried");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// A trivial round trip.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let client = self.get().await?;
-        client.simple_query("SELECT 1").await.map_err(classify)?;
+        client.simple_query("SELECT 1").await?;
         Ok(())
+    }
+
+    /// Closes the pool: idle connections now, the others when returned.
+    pub fn close(&self) {
+        self.0.close();
     }
 
     /// (open connections, idle connections, maximum).
@@ -59,17 +95,78 @@ impl PgPool {
     }
 }
 
-/// Sorts a driver error into the kinds callers branch on.
-pub fn classify(error: tokio_postgres::Error) -> StoreError {
-    if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-        let column = match error.as_db_error().and_then(|db| db.constraint()) {
-            Some(name) if name.contains("sku") => "sku",
-            _ => "unknown",
-        };
-        return StoreError::Conflict(column);
+async fn attempt_transaction<T, F>(
+    client: &mut Object,
+    isolation: IsolationLevel,
+    work: &mut F,
+) -> Result<T, StoreError>
+where
+    F: for<'t> FnMut(&'t Transaction<'t>) -> BoxFuture<'t, Result<T, StoreError>>,
+{
+    let tx = client.build_transaction().isolation_level(isolation).start().await?;
+    match work(&tx).await {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            // A failed rollback means a broken connection, which the pool
+            // discards; the error that matters is `work`'s.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
     }
-    if error.is_closed() || error.as_db_error().is_none() {
+}
+
+fn lost_race(cause: &anyhow::Error) -> bool {
+    cause.downcast_ref::<tokio_postgres::Error>().and_then(tokio_postgres::Error::code).is_some_and(is_retryable)
+}
+
+/// Sorts a driver error by cause. Lost races, lock and statement timeouts
+/// are `Busy`. Only a failed connection (closed, refused,
+/// an I/O error or connect timeout anywhere in the error's cause chain) or a
+/// server refusing work (shutting down, out of connections) is an outage;
+/// any other error without a server answer — a conversion, a type mismatch,
+/// a protocol surprise — is a bug, reported as `Other`, never as 503.
+pub fn classify(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        let code = db.code();
+        let constraint = || db.constraint().unwrap_or_default().to_owned();
+        return if *code == SqlState::UNIQUE_VIOLATION {
+            StoreError::UniqueViolation { constraint: constraint() }
+        } else if *code == SqlState::CHECK_VIOLATION {
+            StoreError::CheckViolation { constraint: constraint() }
+        } else if is_retryable(code) || *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED {
+            StoreError::Busy(error.into())
+        } else if code.code().starts_with("08") || SERVER_UNAVAILABLE.contains(code) {
+            StoreError::Unavailable(error.into())
+        } else {
+            StoreError::Other(error.into())
+        };
+    }
+    if error.is_closed() || caused_by_io(&error) {
         return StoreError::Unavailable(error.into());
     }
     StoreError::Other(error.into())
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        classify(error)
+    }
+}
+
+/// Server answers meaning "not now", not "wrong": it is shutting down,
+/// starting up, or out of connection slots. (Class 08, connection
+/// exceptions, is matched by prefix.)
+const SERVER_UNAVAILABLE: &[SqlState] =
+    &[SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW, SqlState::TOO_MANY_CONNECTIONS];
+
+/// Whether the transaction lost a race that running it again can win.
+fn is_retryable(code: &SqlState) -> bool {
+    *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+}
+
+fn caused_by_io(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<std::io::Error>())
 }

@@ -1,21 +1,21 @@
 //! HTTP handlers for `/v1/products`: extract, call the store, map to a response.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chassis::Problem;
 use chassis::conditional::Preconditions;
 use chassis::extract::{JsonObject, MergePatch};
+use chassis::query::QueryParams;
 use http::{StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::id::ProductId;
 use super::input::{self, CreateProduct, ProductPatch};
 use super::listing::{ListParams, ListQuery};
 use super::model::{Product, ProductView};
-use super::store::ProductStore;
+use super::store::{ProductStore, on_constraint};
 use crate::timestamp;
 
 /// How often a PATCH without `If-Match` retries when a concurrent change
@@ -48,7 +48,7 @@ pub struct ProductPage {
 )]
 pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObject) -> Result<Response, Problem> {
     let new = input::parse_new(&body)?;
-    let product = store.create(new, timestamp::now()).await?;
+    let product = store.create(new, timestamp::now()).await.map_err(on_constraint)?;
     let location = format!("/v1/products/{}", product.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], with_etag(&product)).into_response())
 }
@@ -66,7 +66,7 @@ pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObj
 )]
 pub async fn get_one(
     State(store): State<ProductStore>,
-    Path(id): Path<String>,
+    id: ProductId,
     preconditions: Preconditions,
 ) -> Result<Response, Problem> {
     let product = find(&store, &id).await?;
@@ -93,7 +93,7 @@ pub async fn get_one(
 )]
 pub async fn patch(
     State(store): State<ProductStore>,
-    Path(id): Path<String>,
+    id: ProductId,
     preconditions: Preconditions,
     MergePatch(changes): MergePatch,
 ) -> Result<Response, Problem> {
@@ -103,7 +103,9 @@ pub async fn patch(
             return Err(stale(&current));
         }
         let fields = input::apply_patch(&current.fields, &changes)?;
-        if let Some(updated) = store.update(current.id, current.version, fields, timestamp::now()).await? {
+        if let Some(updated) =
+            store.update(current.id, current.version, fields, timestamp::now()).await.map_err(on_constraint)?
+        {
             return Ok(with_etag(&updated));
         }
         // Lost a race: someone changed or deleted it since we read it.
@@ -128,7 +130,7 @@ pub async fn patch(
 )]
 pub async fn delete(
     State(store): State<ProductStore>,
-    Path(id): Path<String>,
+    id: ProductId,
     preconditions: Preconditions,
 ) -> Result<Response, Problem> {
     let version = if preconditions.has_if_match() {
@@ -140,14 +142,14 @@ pub async fn delete(
     } else {
         None
     };
-    let id_number = parse_id(&id)?;
+    let id_number = id.get()?;
     if store.delete(id_number, version).await? {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     // Nothing deleted: either it is gone, or (with If-Match) it changed.
     match store.get(id_number).await? {
         Some(current) => Err(stale(&current)),
-        None => Err(not_found(&id)),
+        None => Err(id.not_found()),
     }
 }
 
@@ -160,10 +162,7 @@ pub async fn delete(
         (status = 400, description = "Invalid parameter, all listed", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(
-    State(store): State<ProductStore>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
+pub async fn list(State(store): State<ProductStore>, QueryParams(params): QueryParams) -> Result<Response, Problem> {
     let query = ListQuery::parse(&params)?;
     let mut products = store.list(&query).await?;
     let next_cursor = if products.len() > query.limit {
@@ -176,17 +175,8 @@ pub async fn list(
     Ok(Json(ProductPage { items, next_cursor }).into_response())
 }
 
-async fn find(store: &ProductStore, id: &str) -> Result<Product, Problem> {
-    store.get(parse_id(id)?).await?.ok_or_else(|| not_found(id))
-}
-
-/// Ids are positive integers; anything else names no product.
-fn parse_id(id: &str) -> Result<i64, Problem> {
-    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| not_found(id))
-}
-
-fn not_found(id: &str) -> Problem {
-    Problem::not_found(format!("there is no product with id {id}")) // ARENA-EDIT-MARKER (rebuild timing)
+async fn find(store: &ProductStore, id: &ProductId) -> Result<Product, Problem> {
+    store.get(id.get()?).await?.ok_or_else(|| id.not_found())
 }
 
 fn stale(current: &Product) -> Problem {

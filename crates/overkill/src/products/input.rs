@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::model::{MAX_PRICE_MINOR, MAX_STOCK, NewProduct, ProductFields, Sku};
+use super::model::{MAX_NAME_CHARS, MAX_PRICE_MINOR, MAX_STOCK, NewProduct, ProductFields, Sku};
 use crate::money::Currency;
 
 /// Body of `POST /v1/products`. Documents the shape; parsing is done by
@@ -53,7 +53,6 @@ pub struct ProductPatch {
 
 const MUTABLE: &[&str] = &["name", "description", "price_minor", "currency", "stock"];
 const READ_ONLY: &[&str] = &["id", "sku", "version", "created_at", "updated_at"];
-const MAX_NAME_CHARS: usize = 200;
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
 /// Parses a create body.
@@ -147,6 +146,7 @@ fn field_error(field: &str, message: &str) -> FieldError {
 
 fn name(value: &Value) -> Result<String, &'static str> {
     match value.as_str() {
+        Some(text) if text.contains('\0') => Err(NUL),
         Some(text) if !text.trim().is_empty() && text.chars().count() <= MAX_NAME_CHARS => Ok(text.to_owned()),
         _ => Err("must be a string of 1–200 characters, not blank"),
     }
@@ -155,10 +155,16 @@ fn name(value: &Value) -> Result<String, &'static str> {
 fn description(value: &Value) -> Result<Option<String>, &'static str> {
     match value {
         Value::Null => Ok(None),
+        Value::String(text) if text.contains('\0') => Err(NUL),
         Value::String(text) if text.chars().count() <= MAX_DESCRIPTION_CHARS => Ok(Some(text.clone())),
         _ => Err("must be a string of at most 2000 characters, or null"),
     }
 }
+
+/// Free text may hold any character but NUL (U+0000), which PostgreSQL
+/// cannot store and SQLite's C interfaces cut strings at: one rule for both.
+/// (sku and currency admit only their own few characters.)
+const NUL: &str = "must not contain NUL (U+0000)";
 
 fn price(value: &Value) -> Result<i64, &'static str> {
     integer_in(value, MAX_PRICE_MINOR).ok_or("must be an integer from 0 to 1000000000000")

@@ -3,11 +3,13 @@
 //! `handlers` → `input`/`listing` (parse at the edge) → `store` (PostgreSQL
 //! or SQLite) → `model`.
 
+mod cursor;
 mod handlers;
+mod id;
 mod input;
 mod listing;
 mod model;
-mod store;
+pub(crate) mod store;
 
 use axum::extract::FromRef;
 use utoipa_axum::router::OpenApiRouter;

@@ -9,6 +9,8 @@ use crate::timestamp;
 
 /// Largest price, in minor units.
 pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
+/// Longest name, in characters (Unicode scalar values).
+pub const MAX_NAME_CHARS: usize = 200;
 /// Largest stock count.
 pub const MAX_STOCK: i64 = 1_000_000_000;
 

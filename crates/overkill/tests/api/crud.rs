@@ -9,6 +9,7 @@ on_both_backends!(
     create_returns_the_product_with_location_and_etag,
     get_returns_the_product_and_304_when_unchanged,
     unknown_and_malformed_ids_are_404,
+    non_canonical_ids_are_404,
     duplicate_sku_is_409,
     patch_merges_and_bumps_version,
     patch_with_stale_if_match_is_412,
@@ -69,6 +70,42 @@ async fn unknown_and_malformed_ids_are_404(app: TestApp) {
     }
     let patch = app.patch(&json!(999999999999_i64), &json!({"stock": 1}), None).await;
     assert_problem(patch, 404, "not-found").await;
+}
+
+/// Only the canonical decimal form is an id: other spellings of an existing
+/// product's id, and ids past 2^63 - 1, name no product, on every method.
+async fn non_canonical_ids_are_404(app: TestApp) {
+    let product = app.create_ok(&new_product("Canon", 1, 1)).await;
+    let id = product["id"].as_i64().unwrap();
+    let spellings = [
+        format!("+{id}"),
+        format!("%2B{id}"),
+        format!("00{id}"),
+        format!("{id}.0"),
+        format!("{id}%00"),
+        "%FF".to_owned(),
+        "0".to_owned(),
+        "-0".to_owned(),
+        "9223372036854775808".to_owned(),
+        "18446744073709551617".to_owned(),
+    ];
+    for spelling in spellings {
+        let path = format!("/v1/products/{spelling}");
+        assert_problem(app.get(&path).await, 404, "not-found").await;
+        let patch = app
+            .client
+            .patch(app.url(&path))
+            .header("content-type", "application/merge-patch+json")
+            .body(r#"{"stock": 7}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(patch, 404, "not-found").await;
+        let delete = app.client.delete(app.url(&path)).send().await.unwrap();
+        assert_problem(delete, 404, "not-found").await;
+    }
+    let unchanged: Value = app.get(&format!("/v1/products/{id}")).await.json().await.unwrap();
+    assert_eq!(unchanged, product, "no spelling reached the product");
 }
 
 async fn duplicate_sku_is_409(app: TestApp) {

@@ -12,3 +12,5 @@ mod cli;
 mod lifecycle;
 mod limits;
 mod observability;
+mod sqlite;
+mod storage;

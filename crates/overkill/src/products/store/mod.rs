@@ -1,12 +1,22 @@
 //! Where products are stored: one interface, a PostgreSQL and a SQLite
 //! implementation that behave identically.
+//!
+//! `postgres` and `sqlite` hold functions that take a connection or a
+//! transaction, visible to the crate so that a feature spanning tables
+//! (orders reserving stock) can call them inside its own transaction. [`ProductStore`] is the caller for
+//! the products routes: each of its operations is one statement, atomic by
+//! itself, so on PostgreSQL it runs on a pooled connection without
+//! BEGIN/COMMIT (two round trips saved); on SQLite every write runs in a
+//! transaction on the writer, the only way to write there.
 
-mod postgres;
+mod constraints;
+pub(crate) mod postgres;
 mod sql;
-mod sqlite;
+pub(crate) mod sqlite;
 
 use time::OffsetDateTime;
 
+pub use self::constraints::on_constraint;
 use super::listing::ListQuery;
 use super::model::{NewProduct, Product, ProductFields};
 use crate::db::{Database, StoreError};
@@ -25,19 +35,20 @@ impl ProductStore {
         Self { db }
     }
 
-    /// Inserts a product with version 1; a duplicate sku is a `Conflict`.
+    /// Inserts a product with version 1; a duplicate sku is a
+    /// `UniqueViolation` of [`constraints::SKU_KEY`].
     pub async fn create(&self, new: NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::create(pool, new, now).await,
-            Database::Sqlite(db) => sqlite::create(db, new, now).await,
+            Database::Postgres(pool) => postgres::create(&pool.get().await?, &new, now).await,
+            Database::Sqlite(db) => db.transaction(move |tx| sqlite::create(tx, &new, now)).await,
         }
     }
 
     /// The product with `id`, if any.
     pub async fn get(&self, id: i64) -> Result<Option<Product>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::get(pool, id).await,
-            Database::Sqlite(db) => sqlite::get(db, id).await,
+            Database::Postgres(pool) => postgres::get(&pool.get().await?, id).await,
+            Database::Sqlite(db) => db.read(move |conn| sqlite::get(conn, id)).await,
         }
     }
 
@@ -52,16 +63,16 @@ impl ProductStore {
         now: OffsetDateTime,
     ) -> Result<Option<Product>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::update(pool, id, version, fields, now).await,
-            Database::Sqlite(db) => sqlite::update(db, id, version, fields, now).await,
+            Database::Postgres(pool) => postgres::update(&pool.get().await?, id, version, &fields, now).await,
+            Database::Sqlite(db) => db.transaction(move |tx| sqlite::update(tx, id, version, &fields, now)).await,
         }
     }
 
     /// Deletes product `id` (only at `version`, when given); whether a row went.
     pub async fn delete(&self, id: i64, version: Option<i64>) -> Result<bool, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::delete(pool, id, version).await,
-            Database::Sqlite(db) => sqlite::delete(db, id, version).await,
+            Database::Postgres(pool) => postgres::delete(&pool.get().await?, id, version).await,
+            Database::Sqlite(db) => db.transaction(move |tx| sqlite::delete(tx, id, version)).await,
         }
     }
 
@@ -69,8 +80,11 @@ impl ProductStore {
     /// than a page, to tell whether another page follows.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Product>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::list(pool, query).await,
-            Database::Sqlite(db) => sqlite::list(db, query.clone()).await,
+            Database::Postgres(pool) => postgres::list(&pool.get().await?, query).await,
+            Database::Sqlite(db) => {
+                let query = query.clone();
+                db.read(move |conn| sqlite::list(conn, &query)).await
+            }
         }
     }
 }

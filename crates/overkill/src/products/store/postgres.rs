@@ -1,59 +1,50 @@
-//! Products on PostgreSQL.
+//! Products on PostgreSQL. Each function runs on the connection or
+//! transaction it is given; the caller decides the unit of work.
 
+use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::sql::{Dialect, columns, list_statement};
 use crate::db::StoreError;
-use crate::db::postgres::{PgPool, classify};
-use crate::products::listing::{ListQuery, SortKey};
+use crate::products::listing::{After, ListQuery};
 use crate::products::model::{NewProduct, Product, ProductFields, StoredRow};
-use crate::timestamp;
 
-pub async fn create(pool: &PgPool, new: NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
+/// Inserts `new` at version 1.
+pub async fn create(client: &impl GenericClient, new: &NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
     const SQL: &str = concat!(
         "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at) ",
         "VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING ",
         columns!()
     );
-    let client = pool.get().await?;
-    let statement = client.prepare_cached(SQL).await.map_err(classify)?;
+    let statement = client.prepare_cached(SQL).await?;
     let f = &new.fields;
-    let row = client
-        .query_one(
-            &statement,
-            &[
-                &new.sku.as_str(),
-                &f.name,
-                &f.name_folded(),
-                &f.description,
-                &f.price_minor,
-                &f.currency.code(),
-                &f.stock,
-                &now,
-            ],
-        )
-        .await
-        .map_err(classify)?;
-    product(&row)
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &new.sku.as_str(),
+        &f.name,
+        &f.name_folded(),
+        &f.description,
+        &f.price_minor,
+        &f.currency.code(),
+        &f.stock,
+        &now,
+    ];
+    product(&client.query_one(&statement, &params).await?)
 }
 
-pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Product>, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(concat!("SELECT ", columns!(), " FROM products WHERE id = $1"))
-        .await
-        .map_err(classify)?;
-    let row = client.query_opt(&statement, &[&id]).await.map_err(classify)?;
-    row.as_ref().map(product).transpose()
+/// The product with `id`, if any.
+pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<Product>, StoreError> {
+    let statement = client.prepare_cached(concat!("SELECT ", columns!(), " FROM products WHERE id = $1")).await?;
+    client.query_opt(&statement, &[&id]).await?.as_ref().map(product).transpose()
 }
 
+/// Sets the fields of product `id` if it is at `version`; see `ProductStore::update`.
 pub async fn update(
-    pool: &PgPool,
+    client: &impl GenericClient,
     id: i64,
     version: i64,
-    f: ProductFields,
+    f: &ProductFields,
     now: OffsetDateTime,
 ) -> Result<Option<Product>, StoreError> {
     const SQL: &str = concat!(
@@ -61,43 +52,24 @@ pub async fn update(
         "stock = $8, version = version + 1, updated_at = $9 WHERE id = $1 AND version = $2 RETURNING ",
         columns!()
     );
-    let client = pool.get().await?;
-    let statement = client.prepare_cached(SQL).await.map_err(classify)?;
-    let row = client
-        .query_opt(
-            &statement,
-            &[
-                &id,
-                &version,
-                &f.name,
-                &f.name_folded(),
-                &f.description,
-                &f.price_minor,
-                &f.currency.code(),
-                &f.stock,
-                &now,
-            ],
-        )
-        .await
-        .map_err(classify)?;
-    row.as_ref().map(product).transpose()
+    let statement = client.prepare_cached(SQL).await?;
+    let params: [&(dyn ToSql + Sync); 9] =
+        [&id, &version, &f.name, &f.name_folded(), &f.description, &f.price_minor, &f.currency.code(), &f.stock, &now];
+    client.query_opt(&statement, &params).await?.as_ref().map(product).transpose()
 }
 
-pub async fn delete(pool: &PgPool, id: i64, version: Option<i64>) -> Result<bool, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached("DELETE FROM products WHERE id = $1 AND ($2::bigint IS NULL OR version = $2)")
-        .await
-        .map_err(classify)?;
-    let deleted = client.execute(&statement, &[&id, &version]).await.map_err(classify)?;
-    Ok(deleted > 0)
+/// Deletes product `id` (only at `version`, when given); whether a row went.
+pub async fn delete(client: &impl GenericClient, id: i64, version: Option<i64>) -> Result<bool, StoreError> {
+    let statement =
+        client.prepare_cached("DELETE FROM products WHERE id = $1 AND ($2::bigint IS NULL OR version = $2)").await?;
+    Ok(client.execute(&statement, &[&id, &version]).await? > 0)
 }
 
-pub async fn list(pool: &PgPool, query: &ListQuery) -> Result<Vec<Product>, StoreError> {
+/// Up to `query.limit + 1` products after the cursor.
+pub async fn list(client: &impl GenericClient, query: &ListQuery) -> Result<Vec<Product>, StoreError> {
     let f = &query.filters;
     let sql = list_statement(Dialect::Postgres, query.sort, f, query.after.is_some());
-    let client = pool.get().await?;
-    let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+    let statement = client.prepare_cached(&sql).await?;
     let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(6);
     if let Some(pattern) = &f.name_pattern {
@@ -110,20 +82,14 @@ pub async fn list(pool: &PgPool, query: &ListQuery) -> Result<Vec<Product>, Stor
         params.push(max);
     }
     // The key's SQL type follows the sort: timestamptz, bigint or text.
-    let time_key = match &query.after {
-        Some((SortKey::Number(micros), _)) if query.sort.is_by_time() => timestamp::from_micros(*micros),
-        _ => None,
-    };
-    if let Some((key, id)) = &query.after {
-        match (key, &time_key) {
-            (_, Some(time)) => params.push(time),
-            (SortKey::Number(number), None) => params.push(number),
-            (SortKey::Text(text), None) => params.push(text),
-        }
-        params.push(id);
+    match &query.after {
+        Some(After::Time(time, id)) => params.extend([time as &(dyn ToSql + Sync), id]),
+        Some(After::Price(price, id)) => params.extend([price as &(dyn ToSql + Sync), id]),
+        Some(After::Name(name, id)) => params.extend([name as &(dyn ToSql + Sync), id]),
+        None => {}
     }
     params.push(&limit);
-    let rows = client.query(&statement, &params).await.map_err(classify)?;
+    let rows = client.query(&statement, &params).await?;
     rows.iter().map(product).collect()
 }
 
