@@ -17,6 +17,18 @@ use tokio::net::{TcpListener, TcpSocket};
 /// A guard against hanging, not a synchronisation.
 const GUARD: Duration = Duration::from_secs(10);
 
+/// Serves `app` on a free loopback port until the returned token triggers.
+async fn serve(app: Router, settings: HttpSettings) -> (std::net::SocketAddr, Shutdown) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
+    });
+    (address, shutdown)
+}
+
 #[tokio::test]
 async fn a_streamed_response_the_client_never_reads_is_dropped_at_the_idle_timeout() {
     let endless = || async {
@@ -24,19 +36,13 @@ async fn a_streamed_response_the_client_never_reads_is_dropped_at_the_idle_timeo
         Body::from_stream(futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())))
     };
     let app = chassis::middleware::apply(Router::new().route("/stream", get(endless)), &HttpSettings::default());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     // Long header timeout: only the stalled-response deadline can end it.
     let settings = HttpSettings {
         idle_timeout: Duration::from_millis(300),
         header_read_timeout: Duration::from_secs(60),
         ..HttpSettings::default()
     };
-    let shutdown = Shutdown::new();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
-    });
+    let (address, shutdown) = serve(app, settings).await;
 
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
@@ -52,14 +58,8 @@ async fn a_streamed_response_the_client_never_reads_is_dropped_at_the_idle_timeo
 async fn handlers_see_the_peer_address() {
     let peer = |ConnectInfo(address): ConnectInfo<std::net::SocketAddr>| async move { address.to_string() };
     let app = chassis::middleware::apply(Router::new().route("/peer", get(peer)), &HttpSettings::default());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = Shutdown::new();
     let settings = HttpSettings::default();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
-    });
+    let (address, shutdown) = serve(app, settings).await;
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     stream.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut response = String::new();
@@ -83,14 +83,8 @@ async fn a_slow_stream_the_client_keeps_reading_is_not_cut_at_the_idle_timeout()
         Body::from_stream(chunks)
     };
     let app = chassis::middleware::apply(Router::new().route("/trickle", get(trickle)), &HttpSettings::default());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let settings = HttpSettings { idle_timeout: Duration::from_millis(300), ..HttpSettings::default() };
-    let shutdown = Shutdown::new();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move { chassis::server::serve(listener, app, &settings, shutdown).await }
-    });
+    let (address, shutdown) = serve(app, settings).await;
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     stream.write_all(b"GET /trickle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut response = String::new();

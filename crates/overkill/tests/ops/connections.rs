@@ -69,19 +69,7 @@ async fn connect(app: &TestApp) -> TcpStream {
 
 /// Reads until the server closes the connection; what it sent before.
 async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut received = Vec::new();
-    let closed = tokio::time::timeout(GUARD, async {
-        let mut buffer = [0; 4096];
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => received.extend_from_slice(&buffer[..read]),
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the server kept the connection open; received {:?}", String::from_utf8_lossy(&received));
-    String::from_utf8_lossy(&received).into_owned()
+    String::from_utf8_lossy(&read_bytes_until_closed(stream).await).into_owned()
 }
 
 #[tokio::test]
