@@ -158,13 +158,26 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes 
 	return httpx.ParseObject(body)
 }
 
+// parseCreateBody parses and validates a POST body.
+func parseCreateBody(body []byte) (NewProduct, *httpx.Problem) {
+	members, p := httpx.ParseObject(body)
+	if p != nil {
+		return NewProduct{}, p
+	}
+	return ParseCreate(members)
+}
+
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	members, p := h.readObject(w, r, "application/json")
+	if p := httpx.RequireContentType(r, "application/json"); p != nil {
+		httpx.WriteProblem(w, r, p)
+		return
+	}
+	body, p := httpx.ReadBody(w, r, h.body)
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
 	}
-	np, p := ParseCreate(members)
+	np, p := parseCreateBody(body)
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
@@ -386,11 +399,17 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	resp := listResponse{Items: items}
+	var next *string
 	if len(items) > limit {
-		resp.Items = items[:limit]
-		next := encodeCursor(sort, f, positionOf(sort, &resp.Items[limit-1]))
-		resp.NextCursor = &next
+		items = items[:limit]
+		c := encodeCursor(sort, f, positionOf(sort, &items[limit-1]))
+		next = &c
 	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
+	writeList(w, r, items, next)
+}
+
+// writeList writes a page of products and the cursor of the next page (nil
+// on the last page).
+func writeList(w http.ResponseWriter, _ *http.Request, items []Product, next *string) {
+	httpx.WriteJSON(w, http.StatusOK, listResponse{Items: items, NextCursor: next})
 }
