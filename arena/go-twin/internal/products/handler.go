@@ -53,7 +53,9 @@ func setETag(w http.ResponseWriter, tag string) { w.Header()["ETag"] = []string{
 
 func writeProduct(w http.ResponseWriter, status int, p *Product) {
 	setETag(w, p.ETag())
-	httpx.WriteJSON(w, status, p)
+	buf := httpx.GetBuffer()
+	buf.B = p.AppendJSON(buf.B)
+	buf.Write(w, status, "application/json")
 }
 
 // fail maps an error to its problem response.
@@ -411,5 +413,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 // writeList writes a page of products and the cursor of the next page (nil
 // on the last page).
 func writeList(w http.ResponseWriter, _ *http.Request, items []Product, next *string) {
-	httpx.WriteJSON(w, http.StatusOK, listResponse{Items: items, NextCursor: next})
+	buf := httpx.GetBuffer()
+	buf.B = appendPage(buf.B, items, next)
+	buf.Write(w, http.StatusOK, "application/json")
 }
