@@ -3,9 +3,12 @@
 package products
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"overkill/arena/go-twin/internal/httpx"
 )
@@ -37,6 +40,16 @@ const timestampLayout = "2006-01-02T15:04:05.000000Z"
 
 // Now returns the current time truncated to microseconds, in UTC.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// ScanTimestamptz lets pgx scan a timestamptz column straight into t, in
+// UTC (pgx.TimestamptzScanner): no boxed time.Time per row.
+func (t *Timestamp) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid || v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("cannot scan %v timestamptz into a Timestamp", v.InfinityModifier)
+	}
+	*t = Timestamp(v.Time.UTC())
+	return nil
+}
 
 // timestampJSONCap is the room AppendFormat needs for a quoted timestamp:
 // it writes all nine fractional digits before cutting them to six.
