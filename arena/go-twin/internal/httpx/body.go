@@ -92,50 +92,33 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// Member is one top-level member of a JSON object, in document order.
-type Member struct {
-	Key   string
-	Value json.RawMessage
-}
+// Object is the members of a JSON object by name; of a repeated name the
+// last value counts (as serde_json's map, the Rust service's parse).
+type Object map[string]json.RawMessage
 
-// ParseObject parses body as a single JSON object and returns its members in
-// document order. Anything else (invalid UTF-8, syntax error, trailing data,
-// a non-object) is a malformed-json problem.
-func ParseObject(body []byte) ([]Member, *Problem) {
+// ParseObject parses body as a single JSON object, in one json.Unmarshal.
+// Anything else (invalid UTF-8, a lone surrogate escape, a syntax error,
+// trailing data, a non-object) is a malformed-json problem.
+func ParseObject(body []byte) (Object, *Problem) {
 	if !utf8.Valid(body) {
 		return nil, MalformedJSON("the body is not valid JSON: invalid UTF-8")
 	}
 	if hasLoneSurrogate(body) {
 		return nil, MalformedJSON("the body is not valid JSON: lone surrogate in a \\u escape")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
+	// Unmarshal would take null for an empty map and reports any other
+	// non-object as a type error: look at the first token ourselves.
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		if json.Valid(body) {
+			return nil, MalformedJSON("the body must be a JSON object")
+		}
 		return nil, MalformedJSON("the body is not valid JSON")
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, MalformedJSON("the body must be a JSON object")
-	}
-	var members []Member
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, MalformedJSON("the body is not valid JSON")
-		}
-		key, _ := kt.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, MalformedJSON("the body is not valid JSON")
-		}
-		members = append(members, Member{Key: key, Value: raw})
-	}
-	if _, err := dec.Token(); err != nil { // closing '}'
+	var obj Object
+	if err := json.Unmarshal(body, &obj); err != nil {
 		return nil, MalformedJSON("the body is not valid JSON")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, MalformedJSON("the body is not valid JSON: trailing characters")
-	}
-	return members, nil
+	return obj, nil
 }
 
 // hasLoneSurrogate reports a \uD800–\uDFFF escape that is not a proper

@@ -149,7 +149,7 @@ func parseCanonical(s string) (int64, bool) {
 	return n, true
 }
 
-func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]httpx.Member, *httpx.Problem) {
+func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) (httpx.Object, *httpx.Problem) {
 	if p := httpx.RequireContentType(r, mediaTypes...); p != nil {
 		return nil, p
 	}
@@ -162,11 +162,11 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes 
 
 // parseCreateBody parses and validates a POST body.
 func parseCreateBody(body []byte) (NewProduct, *httpx.Problem) {
-	members, p := httpx.ParseObject(body)
+	obj, p := httpx.ParseObject(body)
 	if p != nil {
 		return NewProduct{}, p
 	}
-	return ParseCreate(members)
+	return ParseCreate(obj)
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {

@@ -6,7 +6,7 @@ import (
 	"overkill/arena/go-twin/internal/httpx"
 )
 
-func members(t *testing.T, body string) []httpx.Member {
+func members(t *testing.T, body string) httpx.Object {
 	t.Helper()
 	m, p := httpx.ParseObject([]byte(body))
 	if p != nil {
@@ -34,8 +34,39 @@ func TestUnknownFieldIsFirstInKeyOrder(t *testing.T) {
 	}
 }
 
+func TestIntegers(t *testing.T) {
+	for raw, want := range map[string]int64{"0": 0, "7": 7, " 42 ": 42, "1000000000": maxStock} {
+		if v, ok := checkInt([]byte(raw), maxStock); !ok || v != want {
+			t.Errorf("%q: %d %v", raw, v, ok)
+		}
+	}
+	for _, raw := range []string{"", "-0", "-1", "1.0", "1e2", "1E2", "1000000001", "9223372036854775807",
+		"9223372036854775808", "99999999999999999999", `"1"`, "true", "null"} {
+		if v, ok := checkInt([]byte(raw), maxStock); ok {
+			t.Errorf("%q accepted as %d", raw, v)
+		}
+	}
+	if v, ok := checkInt([]byte("1000000000000"), maxPriceMinor); !ok || v != maxPriceMinor {
+		t.Errorf("max price: %d %v", v, ok)
+	}
+}
+
+func TestDuplicateKeysLastWins(t *testing.T) {
+	np, p := ParseCreate(members(t, `{"sku":"A","sku":"B","name":"n","price_minor":1,"currency":"EUR","stock":1,"stock":2}`))
+	if p != nil || np.SKU != "B" || np.Stock != 2 {
+		t.Fatalf("%+v %v", np, p)
+	}
+}
+
+func TestStringsWithEscapes(t *testing.T) {
+	np, p := ParseCreate(members(t, `{"sku":"A","name":"a\"b\u00e9\ud83d\ude00","description":"x\ny","price_minor":1,"currency":"EUR","stock":1}`))
+	if p != nil || np.Name != "a\"bé😀" || *np.Description != "x\ny" {
+		t.Fatalf("%+v %v", np, p)
+	}
+}
+
 func TestMalformedBodies(t *testing.T) {
-	for _, b := range []string{``, `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, `{"a":"\ud800x"}`} {
+	for _, b := range []string{``, ` `, `null`, `true`, `1`, `[1,`, `{"a":1,}`, `{"a":01}`, "{\"a\":\"\x01\"}", `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, `{"a":"\ud800x"}`} {
 		if _, p := httpx.ParseObject([]byte(b)); p == nil || p.Slug != "malformed-json" {
 			t.Errorf("%q: %v", b, p)
 		}

@@ -3,7 +3,6 @@ package products
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -91,26 +90,21 @@ func (pt *Patch) Apply(p *Product) {
 }
 
 // fieldSet is the last value of each member (duplicate keys: last wins).
-type fieldSet map[string]json.RawMessage
+type fieldSet = httpx.Object
 
-// toFieldSet rejects the first unknown member in key order (byte-wise), as
-// a sorted JSON map would find it, and indexes the rest.
-func toFieldSet(members []httpx.Member, known func(string) bool) (fieldSet, *httpx.Problem) {
-	fs := make(fieldSet, len(members))
-	unknown := ""
-	for _, m := range members {
-		if !known(m.Key) {
-			if unknown == "" || m.Key < unknown {
-				unknown = m.Key
-			}
-			continue
+// rejectUnknown names the first unknown member in key order (byte-wise), as
+// the Rust service's sorted JSON map finds it.
+func rejectUnknown(fs fieldSet, known func(string) bool) *httpx.Problem {
+	unknown, found := "", false
+	for k := range fs {
+		if !known(k) && (!found || k < unknown) {
+			unknown, found = k, true
 		}
-		fs[m.Key] = m.Value
 	}
-	if unknown != "" {
-		return nil, httpx.UnknownField(unknown)
+	if found {
+		return httpx.UnknownField(unknown)
 	}
-	return fs, nil
+	return nil
 }
 
 type collector struct{ errs []httpx.FieldError }
@@ -127,10 +121,9 @@ func (c *collector) problem() *httpx.Problem {
 }
 
 // ParseCreate validates a POST body.
-func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
+func ParseCreate(fs fieldSet) (NewProduct, *httpx.Problem) {
 	var np NewProduct
-	fs, p := toFieldSet(members, func(k string) bool { return k == "sku" || isOneOf(k, mutableFields) })
-	if p != nil {
+	if p := rejectUnknown(fs, func(k string) bool { return k == "sku" || isOneOf(k, mutableFields) }); p != nil {
 		return np, p
 	}
 	var c collector
@@ -188,12 +181,9 @@ func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
 }
 
 // ParsePatch validates a PATCH (merge patch) body.
-func ParsePatch(members []httpx.Member) (Patch, *httpx.Problem) {
+func ParsePatch(fs fieldSet) (Patch, *httpx.Problem) {
 	var pt Patch
-	fs, p := toFieldSet(members, func(k string) bool {
-		return isOneOf(k, mutableFields) || isOneOf(k, readOnlyFields)
-	})
-	if p != nil {
+	if p := rejectUnknown(fs, func(k string) bool { return isOneOf(k, mutableFields) || isOneOf(k, readOnlyFields) }); p != nil {
 		return pt, p
 	}
 	var c collector
@@ -242,10 +232,16 @@ func ParsePatch(members []httpx.Member) (Patch, *httpx.Problem) {
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
+// asString decodes a JSON string member. The whole body already parsed as
+// JSON, so a string without escapes is its bytes between the quotes; one
+// with escapes goes through encoding/json.
 func asString(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
+	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -308,14 +304,21 @@ func checkCurrency(raw json.RawMessage) (string, bool) {
 // checkInt accepts a JSON integer (no fraction or exponent) in 0..=max.
 func checkInt(raw json.RawMessage, max int64) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
-	// Negative numbers are out of range anyway; rejecting the sign also
-	// rejects -0, which serde_json reads as a float.
-	if len(raw) == 0 || raw[0] < '0' || raw[0] > '9' || bytes.ContainsAny(raw, ".eE") {
+	// Digits only: negative numbers are out of range anyway, and rejecting
+	// the sign also rejects -0, which serde_json reads as a float; a
+	// fraction or an exponent (even 1.0, 1e2) is not an integer.
+	if len(raw) == 0 {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil || v < 0 || v > max {
-		return 0, false
+	var v int64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if v > (max-int64(c-'0'))/10 {
+			return 0, false // out of range, before it could overflow
+		}
+		v = v*10 + int64(c-'0')
 	}
 	return v, true
 }
