@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -46,8 +47,9 @@ func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *
 	if dl, ok := r.Context().Deadline(); ok && dl.Before(deadline) {
 		deadline, requestDeadline = dl, true
 	}
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(deadline) == nil {
+	if r.ProtoMajor == 2 {
+		defer startBodyTimer(w, deadline).stop()
+	} else if rc := http.NewResponseController(w); rc.SetReadDeadline(deadline) == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	var body []byte
@@ -76,6 +78,50 @@ func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *
 	default:
 		return nil, MalformedJSON("the request body could not be read")
 	}
+}
+
+// On HTTP/1.x the body-read deadline is a read deadline on the connection
+// (the poller's own timer; no allocation). On HTTP/2 a read deadline on the
+// stream costs a message to the connection's serve goroutine and a timer
+// there, twice per request (set and clear); a bodyTimer costs one timer,
+// started and stopped here, and talks to the server only if it fires.
+// bodyTimer interrupts an HTTP/2 body read at its deadline, never after
+// stop (when the handler may be gone and its stream reused).
+type bodyTimer struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// startBodyTimer makes reads of the request body fail with a timeout error
+// from deadline on, until stop: on firing it sets a read deadline in the
+// past, which the HTTP/2 server applies at once, without a message (it
+// closes the stream's body with os.ErrDeadlineExceeded).
+func startBodyTimer(w http.ResponseWriter, deadline time.Time) *bodyTimer {
+	t := &bodyTimer{w: w}
+	t.mu.Lock() // t.timer is set before fire can look at it
+	defer t.mu.Unlock()
+	t.timer = time.AfterFunc(time.Until(deadline), t.fire)
+	return t
+}
+
+// longAgo is a deadline in the past: reads fail at once.
+var longAgo = time.Unix(1, 0)
+
+func (t *bodyTimer) fire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.stopped {
+		_ = http.NewResponseController(t.w).SetReadDeadline(longAgo)
+	}
+}
+
+func (t *bodyTimer) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	t.timer.Stop()
 }
 
 // closeAfter asks an HTTP/1.x server to close the connection after this
