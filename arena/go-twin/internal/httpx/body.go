@@ -138,33 +138,108 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// Object is the members of a JSON object by name; of a repeated name the
-// last value counts (as serde_json's map, the Rust service's parse).
-type Object map[string]json.RawMessage
-
-// ParseObject parses body as a single JSON object, in one json.Unmarshal.
-// Anything else (invalid UTF-8, a lone surrogate escape, a syntax error,
-// trailing data, a non-object) is a malformed-json problem.
-func ParseObject(body []byte) (Object, *Problem) {
+// DecodeObject parses body, a single JSON object, into dst (a pointer to a
+// struct of the members the caller knows, typically json.RawMessage
+// fields) in one json.Unmarshal: of a repeated member the last value
+// counts, as in serde_json's map, the Rust service's parse. Anything else
+// (invalid UTF-8, a lone surrogate escape, a syntax error, trailing data, a
+// non-object) is a malformed-json problem. encoding/json matches member
+// names case-insensitively and ignores unknown ones: callers name unknown
+// members exactly with EachKey before they use dst.
+func DecodeObject(body []byte, dst any) *Problem {
 	if !utf8.Valid(body) {
-		return nil, MalformedJSON("the body is not valid JSON: invalid UTF-8")
+		return MalformedJSON("the body is not valid JSON: invalid UTF-8")
 	}
 	if hasLoneSurrogate(body) {
-		return nil, MalformedJSON("the body is not valid JSON: lone surrogate in a \\u escape")
+		return MalformedJSON("the body is not valid JSON: lone surrogate in a \\u escape")
 	}
-	// Unmarshal would take null for an empty map and reports any other
+	// Unmarshal would take null for an empty object and reports any other
 	// non-object as a type error: look at the first token ourselves.
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		if json.Valid(body) {
-			return nil, MalformedJSON("the body must be a JSON object")
+			return MalformedJSON("the body must be a JSON object")
 		}
-		return nil, MalformedJSON("the body is not valid JSON")
+		return MalformedJSON("the body is not valid JSON")
 	}
-	var obj Object
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, MalformedJSON("the body is not valid JSON")
+	if err := json.Unmarshal(body, dst); err != nil {
+		return MalformedJSON("the body is not valid JSON")
 	}
-	return obj, nil
+	return nil
+}
+
+// EachKey calls fn with the name of every member of obj, a JSON object
+// that DecodeObject accepted, in document order, unescaped. key is only
+// valid during the call.
+func EachKey(obj []byte, fn func(key []byte)) {
+	i := skipSpace(obj, 0) + 1 // past '{'
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return // '}': the end
+		}
+		end := stringEnd(obj, i)
+		key := obj[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var s string
+			_ = json.Unmarshal(obj[i:end], &s) // valid: DecodeObject parsed it
+			key = []byte(s)
+		}
+		fn(key)
+		i = skipValue(obj, skipSpace(obj, end)+1) // past ':' and the value
+		i = skipSpace(obj, i) + 1                 // past ',' or '}'
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the (valid) value at or after i.
+func skipValue(b []byte, i int) int {
+	i = skipSpace(b, i)
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = stringEnd(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
 }
 
 // hasLoneSurrogate reports a \uD800–\uDFFF escape that is not a proper

@@ -149,7 +149,7 @@ func parseCanonical(s string) (int64, bool) {
 	return n, true
 }
 
-func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) (httpx.Object, *httpx.Problem) {
+func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) (*Body, *httpx.Problem) {
 	if p := httpx.RequireContentType(r, mediaTypes...); p != nil {
 		return nil, p
 	}
@@ -157,16 +157,16 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes 
 	if p != nil {
 		return nil, p
 	}
-	return httpx.ParseObject(body)
+	return DecodeBody(body)
 }
 
 // parseCreateBody parses and validates a POST body.
 func parseCreateBody(body []byte) (NewProduct, *httpx.Problem) {
-	obj, p := httpx.ParseObject(body)
+	b, p := DecodeBody(body)
 	if p != nil {
 		return NewProduct{}, p
 	}
-	return ParseCreate(obj)
+	return ParseCreate(b)
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
@@ -232,7 +232,7 @@ func ifMatch(r *http.Request) (string, bool) {
 // patch applies a JSON merge patch. Order of checks: media type, size and
 // JSON shape; the product (404); If-Match (412); then the fields (400/422).
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
-	members, p := h.readObject(w, r, "application/merge-patch+json", "application/json")
+	body, p := h.readObject(w, r, "application/merge-patch+json", "application/json")
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
@@ -250,7 +250,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteProblem(w, r, stale(&cur))
 			return
 		}
-		patch, p := ParsePatch(members)
+		patch, p := ParsePatch(body)
 		if p != nil {
 			httpx.WriteProblem(w, r, p)
 			return
