@@ -81,7 +81,7 @@ func (pt *Patch) Apply(p *Product) {
 // member a product has, nil when absent (a JSON null is "null"); of a
 // repeated member the last value counts.
 type Body struct {
-	raw         []byte // the whole object, to name unknown members exactly
+	raw         []byte          // the whole object, to name unknown members exactly
 	ID          json.RawMessage `json:"id"`
 	SKU         json.RawMessage `json:"sku"`
 	Name        json.RawMessage `json:"name"`
