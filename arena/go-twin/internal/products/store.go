@@ -100,13 +100,15 @@ const columns = `id, sku, name, description, price_minor, currency, stock, versi
 // built once: per row, only the text columns allocate (pgx copies them out
 // of its read buffer), not the targets, and no time.Time is boxed.
 type rowScanner struct {
-	p    Product
-	desc pgtype.Text
-	dest [10]any
+	p     Product
+	desc  pgtype.Text
+	dest  [10]any
+	descs []string // backing store of the descriptions scanned: one allocation per page, not one per row
 }
 
-func newRowScanner() *rowScanner {
-	s := &rowScanner{}
+// newRowScanner returns a scanner for up to rows rows.
+func newRowScanner(rows int) *rowScanner {
+	s := &rowScanner{descs: make([]string, 0, rows)}
 	p := &s.p
 	s.dest = [...]any{&p.ID, &p.SKU, &p.Name, &s.desc, &p.PriceMinor, &p.Currency, &p.Stock, &p.Version,
 		&p.CreatedAt, &p.UpdatedAt}
@@ -121,15 +123,16 @@ func (s *rowScanner) scan(row pgx.Row, out *Product) error {
 	*out = s.p
 	out.Description = nil
 	if s.desc.Valid {
-		d := s.desc.String
-		out.Description = &d
+		// Earlier rows keep pointing into the old array if this one grows it.
+		s.descs = append(s.descs, s.desc.String)
+		out.Description = &s.descs[len(s.descs)-1]
 	}
 	return nil
 }
 
 func scanProduct(row pgx.Row) (Product, error) {
 	var p Product
-	err := newRowScanner().scan(row, &p)
+	err := newRowScanner(1).scan(row, &p)
 	return p, err
 }
 
@@ -267,7 +270,7 @@ func (s *Store) List(ctx context.Context, sort Sort, f Filter, after *position, 
 	}
 	defer rows.Close()
 	items := make([]Product, 0, limit)
-	sc := newRowScanner()
+	sc := newRowScanner(limit)
 	for rows.Next() {
 		items = append(items, Product{})
 		if err := sc.scan(rows, &items[len(items)-1]); err != nil {
