@@ -3,4 +3,9 @@ package main
 
 import "os"
 
-func main() { os.Exit(run()) }
+func main() {
+	stopProfile := startProfile()
+	code := run()
+	stopProfile()
+	os.Exit(code)
+}

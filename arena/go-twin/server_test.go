@@ -52,7 +52,7 @@ type testServer struct {
 
 // startTestServer serves a small mux through the production middleware stack,
 // server settings and listener.
-func startTestServer(t *testing.T, cfg *Config) *testServer {
+func startTestServer(t testing.TB, cfg *Config) *testServer {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })

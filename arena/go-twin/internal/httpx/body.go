@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -46,8 +47,9 @@ func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *
 	if dl, ok := r.Context().Deadline(); ok && dl.Before(deadline) {
 		deadline, requestDeadline = dl, true
 	}
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(deadline) == nil {
+	if r.ProtoMajor == 2 {
+		defer startBodyTimer(w, deadline).stop()
+	} else if rc := http.NewResponseController(w); rc.SetReadDeadline(deadline) == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	var body []byte
@@ -78,6 +80,50 @@ func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *
 	}
 }
 
+// On HTTP/1.x the body-read deadline is a read deadline on the connection
+// (the poller's own timer; no allocation). On HTTP/2 a read deadline on the
+// stream costs a message to the connection's serve goroutine and a timer
+// there, twice per request (set and clear); a bodyTimer costs one timer,
+// started and stopped here, and talks to the server only if it fires.
+// bodyTimer interrupts an HTTP/2 body read at its deadline, never after
+// stop (when the handler may be gone and its stream reused).
+type bodyTimer struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// startBodyTimer makes reads of the request body fail with a timeout error
+// from deadline on, until stop: on firing it sets a read deadline in the
+// past, which the HTTP/2 server applies at once, without a message (it
+// closes the stream's body with os.ErrDeadlineExceeded).
+func startBodyTimer(w http.ResponseWriter, deadline time.Time) *bodyTimer {
+	t := &bodyTimer{w: w}
+	t.mu.Lock() // t.timer is set before fire can look at it
+	defer t.mu.Unlock()
+	t.timer = time.AfterFunc(time.Until(deadline), t.fire)
+	return t
+}
+
+// longAgo is a deadline in the past: reads fail at once.
+var longAgo = time.Unix(1, 0)
+
+func (t *bodyTimer) fire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.stopped {
+		_ = http.NewResponseController(t.w).SetReadDeadline(longAgo)
+	}
+}
+
+func (t *bodyTimer) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	t.timer.Stop()
+}
+
 // closeAfter asks an HTTP/1.x server to close the connection after this
 // response instead of draining an unread body. (On HTTP/2 the header would
 // mean GOAWAY for every stream; resetting the one stream is enough there.)
@@ -92,50 +138,108 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// Member is one top-level member of a JSON object, in document order.
-type Member struct {
-	Key   string
-	Value json.RawMessage
-}
-
-// ParseObject parses body as a single JSON object and returns its members in
-// document order. Anything else (invalid UTF-8, syntax error, trailing data,
-// a non-object) is a malformed-json problem.
-func ParseObject(body []byte) ([]Member, *Problem) {
+// DecodeObject parses body, a single JSON object, into dst (a pointer to a
+// struct of the members the caller knows, typically json.RawMessage
+// fields) in one json.Unmarshal: of a repeated member the last value
+// counts, as in serde_json's map, the Rust service's parse. Anything else
+// (invalid UTF-8, a lone surrogate escape, a syntax error, trailing data, a
+// non-object) is a malformed-json problem. encoding/json matches member
+// names case-insensitively and ignores unknown ones: callers name unknown
+// members exactly with EachKey before they use dst.
+func DecodeObject(body []byte, dst any) *Problem {
 	if !utf8.Valid(body) {
-		return nil, MalformedJSON("the body is not valid JSON: invalid UTF-8")
+		return MalformedJSON("the body is not valid JSON: invalid UTF-8")
 	}
 	if hasLoneSurrogate(body) {
-		return nil, MalformedJSON("the body is not valid JSON: lone surrogate in a \\u escape")
+		return MalformedJSON("the body is not valid JSON: lone surrogate in a \\u escape")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, MalformedJSON("the body is not valid JSON")
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, MalformedJSON("the body must be a JSON object")
-	}
-	var members []Member
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, MalformedJSON("the body is not valid JSON")
+	// Unmarshal would take null for an empty object and reports any other
+	// non-object as a type error: look at the first token ourselves.
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		if json.Valid(body) {
+			return MalformedJSON("the body must be a JSON object")
 		}
-		key, _ := kt.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, MalformedJSON("the body is not valid JSON")
+		return MalformedJSON("the body is not valid JSON")
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return MalformedJSON("the body is not valid JSON")
+	}
+	return nil
+}
+
+// EachKey calls fn with the name of every member of obj, a JSON object
+// that DecodeObject accepted, in document order, unescaped. key is only
+// valid during the call.
+func EachKey(obj []byte, fn func(key []byte)) {
+	i := skipSpace(obj, 0) + 1 // past '{'
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return // '}': the end
 		}
-		members = append(members, Member{Key: key, Value: raw})
+		end := stringEnd(obj, i)
+		key := obj[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var s string
+			_ = json.Unmarshal(obj[i:end], &s) // valid: DecodeObject parsed it
+			key = []byte(s)
+		}
+		fn(key)
+		i = skipValue(obj, skipSpace(obj, end)+1) // past ':' and the value
+		i = skipSpace(obj, i) + 1                 // past ',' or '}'
 	}
-	if _, err := dec.Token(); err != nil { // closing '}'
-		return nil, MalformedJSON("the body is not valid JSON")
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, MalformedJSON("the body is not valid JSON: trailing characters")
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
 	}
-	return members, nil
+	return len(b)
+}
+
+// skipValue returns the index just past the (valid) value at or after i.
+func skipValue(b []byte, i int) int {
+	i = skipSpace(b, i)
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = stringEnd(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
 }
 
 // hasLoneSurrogate reports a \uD800–\uDFFF escape that is not a proper

@@ -136,3 +136,30 @@ func TestParseQuery(t *testing.T) {
 		}
 	}
 }
+
+// EachKey finds the same top-level names as encoding/json's tokenizer.
+func TestEachKeyMatchesDecoder(t *testing.T) {
+	for _, obj := range []string{
+		`{}`, ` { } `, `{"a":1}`, "{\n\"a\" :\t[1,{\"b\":\"]}\"}],\"c\":{\"d\":{}},\"e\":\"\\\"\",\"\\u00e9\":null,\"f\":-1.5e3,\"g\":true}",
+		`{"a":"x","a":"y"}`, `{"":[[[]]],"z":"\\\\"}`,
+	} {
+		var got []string
+		var dst map[string]json.RawMessage
+		if p := DecodeObject([]byte(obj), &dst); p != nil {
+			t.Fatalf("%s: %v", obj, p)
+		}
+		EachKey([]byte(obj), func(k []byte) { got = append(got, string(k)) })
+		var want []string
+		dec := json.NewDecoder(strings.NewReader(obj))
+		dec.Token()
+		for dec.More() {
+			k, _ := dec.Token()
+			want = append(want, k.(string))
+			var v json.RawMessage
+			dec.Decode(&v)
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("%s: %q, want %q", obj, got, want)
+		}
+	}
+}

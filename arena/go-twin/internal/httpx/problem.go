@@ -3,6 +3,7 @@ package httpx
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -25,36 +26,52 @@ type Problem struct {
 
 func (p *Problem) Error() string { return p.Slug + ": " + p.Detail }
 
-type problemBody struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail"`
-	Instance  string       `json:"instance"`
-	RequestID string       `json:"request_id"`
-	Errors    []FieldError `json:"errors,omitempty"`
-	Field     *string      `json:"field,omitempty"`
-}
-
 // WriteProblem writes p as application/problem+json.
 func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
-	body := problemBody{
-		Type:      "/problems/" + p.Slug,
-		Title:     p.Title,
-		Status:    p.Status,
-		Detail:    p.Detail,
-		Instance:  r.URL.Path,
-		RequestID: RequestID(r.Context()),
-		Errors:    p.Errors,
-	}
-	if p.Field != "" {
-		f := p.Field
-		body.Field = &f
-	}
 	if p.Status == http.StatusServiceUnavailable {
 		w.Header()["Retry-After"] = retryAfter
 	}
-	WriteJSONType(w, p.Status, "application/problem+json", body)
+	buf := GetBuffer()
+	buf.B = p.AppendJSON(buf.B, r.URL.Path, RequestID(r.Context()))
+	buf.Write(w, p.Status, "application/problem+json")
+}
+
+// AppendJSON appends the RFC 9457 body of p for the request at instance:
+// type, title, status, detail, instance, request_id, then errors when
+// there are any and field when set (the bytes encoding/json produced for
+// the struct this replaced; see TestProblemJSONMatchesEncodingJSON).
+func (p *Problem) AppendJSON(b []byte, instance, requestID string) []byte {
+	b = append(b, `{"type":"/problems/`...)
+	b = appendEscaped(b, p.Slug)
+	b = append(b, `","title":`...)
+	b = AppendString(b, p.Title)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(p.Status), 10)
+	b = append(b, `,"detail":`...)
+	b = AppendString(b, p.Detail)
+	b = append(b, `,"instance":`...)
+	b = AppendString(b, instance)
+	b = append(b, `,"request_id":`...)
+	b = AppendString(b, requestID)
+	if len(p.Errors) > 0 {
+		b = append(b, `,"errors":[`...)
+		for i, e := range p.Errors {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"field":`...)
+			b = AppendString(b, e.Field)
+			b = append(b, `,"message":`...)
+			b = AppendString(b, e.Message)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if p.Field != "" {
+		b = append(b, `,"field":`...)
+		b = AppendString(b, p.Field)
+	}
+	return append(b, '}')
 }
 
 // retryAfter is shared by every 503 response (never modified): overload,

@@ -53,7 +53,9 @@ func setETag(w http.ResponseWriter, tag string) { w.Header()["ETag"] = []string{
 
 func writeProduct(w http.ResponseWriter, status int, p *Product) {
 	setETag(w, p.ETag())
-	httpx.WriteJSON(w, status, p)
+	buf := httpx.GetBuffer()
+	buf.B = p.AppendJSON(buf.B)
+	buf.Write(w, status, "application/json")
 }
 
 // fail maps an error to its problem response.
@@ -147,7 +149,7 @@ func parseCanonical(s string) (int64, bool) {
 	return n, true
 }
 
-func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]httpx.Member, *httpx.Problem) {
+func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) (*Body, *httpx.Problem) {
 	if p := httpx.RequireContentType(r, mediaTypes...); p != nil {
 		return nil, p
 	}
@@ -155,16 +157,29 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, mediaTypes 
 	if p != nil {
 		return nil, p
 	}
-	return httpx.ParseObject(body)
+	return DecodeBody(body)
+}
+
+// parseCreateBody parses and validates a POST body.
+func parseCreateBody(body []byte) (NewProduct, *httpx.Problem) {
+	b, p := DecodeBody(body)
+	if p != nil {
+		return NewProduct{}, p
+	}
+	return ParseCreate(b)
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	members, p := h.readObject(w, r, "application/json")
+	if p := httpx.RequireContentType(r, "application/json"); p != nil {
+		httpx.WriteProblem(w, r, p)
+		return
+	}
+	body, p := httpx.ReadBody(w, r, h.body)
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
 	}
-	np, p := ParseCreate(members)
+	np, p := parseCreateBody(body)
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
@@ -217,7 +232,7 @@ func ifMatch(r *http.Request) (string, bool) {
 // patch applies a JSON merge patch. Order of checks: media type, size and
 // JSON shape; the product (404); If-Match (412); then the fields (400/422).
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
-	members, p := h.readObject(w, r, "application/merge-patch+json", "application/json")
+	body, p := h.readObject(w, r, "application/merge-patch+json", "application/json")
 	if p != nil {
 		httpx.WriteProblem(w, r, p)
 		return
@@ -235,7 +250,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteProblem(w, r, stale(&cur))
 			return
 		}
-		patch, p := ParsePatch(members)
+		patch, p := ParsePatch(body)
 		if p != nil {
 			httpx.WriteProblem(w, r, p)
 			return
@@ -386,11 +401,19 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	resp := listResponse{Items: items}
+	var next *string
 	if len(items) > limit {
-		resp.Items = items[:limit]
-		next := encodeCursor(sort, f, positionOf(sort, &resp.Items[limit-1]))
-		resp.NextCursor = &next
+		items = items[:limit]
+		c := encodeCursor(sort, f, positionOf(sort, &items[limit-1]))
+		next = &c
 	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
+	writeList(w, r, items, next)
+}
+
+// writeList writes a page of products and the cursor of the next page (nil
+// on the last page).
+func writeList(w http.ResponseWriter, _ *http.Request, items []Product, next *string) {
+	buf := httpx.GetBuffer()
+	buf.B = appendPage(buf.B, items, next)
+	buf.Write(w, http.StatusOK, "application/json")
 }

@@ -3,9 +3,14 @@
 package products
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"overkill/arena/go-twin/internal/httpx"
 )
 
 // Product is the resource as stored and as serialised.
@@ -36,11 +41,70 @@ const timestampLayout = "2006-01-02T15:04:05.000000Z"
 // Now returns the current time truncated to microseconds, in UTC.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// ScanTimestamptz lets pgx scan a timestamptz column straight into t, in
+// UTC (pgx.TimestamptzScanner): no boxed time.Time per row.
+func (t *Timestamp) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid || v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("cannot scan %v timestamptz into a Timestamp", v.InfinityModifier)
+	}
+	*t = Timestamp(v.Time.UTC())
+	return nil
+}
+
+// timestampJSONCap is the room AppendFormat needs for a quoted timestamp:
+// it writes all nine fractional digits before cutting them to six.
+const timestampJSONCap = len(timestampLayout) + 2 + 3
+
 func (t Timestamp) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(timestampLayout)+2)
+	return t.AppendJSON(make([]byte, 0, timestampJSONCap)), nil
+}
+
+// AppendJSON appends t as a quoted RFC 3339 string, six fractional digits, Z.
+func (t Timestamp) AppendJSON(b []byte) []byte {
 	b = append(b, '"')
 	b = time.Time(t).UTC().AppendFormat(b, timestampLayout)
-	return append(b, '"'), nil
+	return append(b, '"')
+}
+
+// AppendJSON appends p's JSON object: the bytes encoding/json produced from
+// the struct tags above (TestProductJSONMatchesEncodingJSON), without
+// reflection.
+func (p *Product) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, p.ID, 10)
+	b = append(b, `,"sku":`...)
+	b = httpx.AppendString(b, p.SKU)
+	b = append(b, `,"name":`...)
+	b = httpx.AppendString(b, p.Name)
+	b = append(b, `,"description":`...)
+	b = httpx.AppendNullableString(b, p.Description)
+	b = append(b, `,"price_minor":`...)
+	b = strconv.AppendInt(b, p.PriceMinor, 10)
+	b = append(b, `,"currency":`...)
+	b = httpx.AppendString(b, p.Currency)
+	b = append(b, `,"stock":`...)
+	b = strconv.AppendInt(b, p.Stock, 10)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, p.Version, 10)
+	b = append(b, `,"created_at":`...)
+	b = p.CreatedAt.AppendJSON(b)
+	b = append(b, `,"updated_at":`...)
+	b = p.UpdatedAt.AppendJSON(b)
+	return append(b, '}')
+}
+
+// appendPage appends a page of the list response: {"items":[…],"next_cursor":…}.
+func appendPage(b []byte, items []Product, next *string) []byte {
+	b = append(b, `{"items":[`...)
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = items[i].AppendJSON(b)
+	}
+	b = append(b, `],"next_cursor":`...)
+	b = httpx.AppendNullableString(b, next)
+	return append(b, '}')
 }
 
 // etagMatches evaluates an If-Match / If-None-Match header value against etag.

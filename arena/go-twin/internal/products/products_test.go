@@ -2,17 +2,15 @@ package products
 
 import (
 	"testing"
-
-	"overkill/arena/go-twin/internal/httpx"
 )
 
-func members(t *testing.T, body string) []httpx.Member {
+func members(t *testing.T, body string) *Body {
 	t.Helper()
-	m, p := httpx.ParseObject([]byte(body))
+	b, p := DecodeBody([]byte(body))
 	if p != nil {
-		t.Fatalf("ParseObject(%s): %v", body, p)
+		t.Fatalf("DecodeBody(%s): %v", body, p)
 	}
-	return m
+	return b
 }
 
 func TestCreateReportsEveryInvalidField(t *testing.T) {
@@ -34,9 +32,64 @@ func TestUnknownFieldIsFirstInKeyOrder(t *testing.T) {
 	}
 }
 
+func TestIntegers(t *testing.T) {
+	for raw, want := range map[string]int64{"0": 0, "7": 7, " 42 ": 42, "1000000000": maxStock} {
+		if v, ok := checkInt([]byte(raw), maxStock); !ok || v != want {
+			t.Errorf("%q: %d %v", raw, v, ok)
+		}
+	}
+	for _, raw := range []string{"", "-0", "-1", "1.0", "1e2", "1E2", "1000000001", "9223372036854775807",
+		"9223372036854775808", "99999999999999999999", `"1"`, "true", "null"} {
+		if v, ok := checkInt([]byte(raw), maxStock); ok {
+			t.Errorf("%q accepted as %d", raw, v)
+		}
+	}
+	if v, ok := checkInt([]byte("1000000000000"), maxPriceMinor); !ok || v != maxPriceMinor {
+		t.Errorf("max price: %d %v", v, ok)
+	}
+}
+
+// encoding/json would fill SKU from "SKU" or "ſku" (case folding): only
+// exact names are known; an escaped name is its unescaped text.
+func TestMemberNamesAreExact(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"SKU":"A"}`: "SKU", `{"sku":"A","Name":"n"}`: "Name", `{"ſku":"A"}`: "ſku",
+		`{"sku":"A","b":{"c":[1,{"d":"}"}]},"a":"x,\"}"}`: "a", `{"\u0061":1}`: "a", `{"id":1}`: "id",
+	} {
+		if _, p := ParseCreate(members(t, body)); p == nil || p.Slug != "unknown-field" || p.Field != field {
+			t.Errorf("%s: %+v", body, p)
+		}
+	}
+	np, p := ParseCreate(members(t, ` { "\u0073ku" : "A" , "name":"n","price_minor":1,"currency":"EUR","stock":1 } `))
+	if p != nil || np.SKU != "A" {
+		t.Fatalf("%+v %v", np, p)
+	}
+	if _, p := ParsePatch(members(t, `{"Name":"x"}`)); p == nil || p.Field != "Name" {
+		t.Fatalf("%+v", p)
+	}
+	_, p = ParsePatch(members(t, `{"updated_at":null,"id":1,"name":"ok"}`))
+	if p == nil || p.Status != 422 || join([]string{p.Errors[0].Field, p.Errors[1].Field}) != "id updated_at" {
+		t.Fatalf("%+v", p)
+	}
+}
+
+func TestDuplicateKeysLastWins(t *testing.T) {
+	np, p := ParseCreate(members(t, `{"sku":"A","sku":"B","name":"n","price_minor":1,"currency":"EUR","stock":1,"stock":2}`))
+	if p != nil || np.SKU != "B" || np.Stock != 2 {
+		t.Fatalf("%+v %v", np, p)
+	}
+}
+
+func TestStringsWithEscapes(t *testing.T) {
+	np, p := ParseCreate(members(t, `{"sku":"A","name":"a\"b\u00e9\ud83d\ude00","description":"x\ny","price_minor":1,"currency":"EUR","stock":1}`))
+	if p != nil || np.Name != "a\"bé😀" || *np.Description != "x\ny" {
+		t.Fatalf("%+v %v", np, p)
+	}
+}
+
 func TestMalformedBodies(t *testing.T) {
-	for _, b := range []string{``, `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, `{"a":"\ud800x"}`} {
-		if _, p := httpx.ParseObject([]byte(b)); p == nil || p.Slug != "malformed-json" {
+	for _, b := range []string{``, ` `, `null`, `true`, `1`, `[1,`, `{"a":1,}`, `{"a":01}`, "{\"a\":\"\x01\"}", `[]`, `"x"`, `{"a":1}x`, `{"a":1}{}`, `{"a"}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, `{"a":"\ud800x"}`} {
+		if _, p := DecodeBody([]byte(b)); p == nil || p.Slug != "malformed-json" {
 			t.Errorf("%q: %v", b, p)
 		}
 	}
@@ -44,7 +97,7 @@ func TestMalformedBodies(t *testing.T) {
 
 func TestSurrogatePairsAreFine(t *testing.T) {
 	for _, b := range []string{`{"a":"\ud83d\ude00"}`, `{"a":"\\ud800"}`, `{"a":"\u00e9\n"}`} {
-		if _, p := httpx.ParseObject([]byte(b)); p != nil {
+		if _, p := DecodeBody([]byte(b)); p != nil {
 			t.Errorf("%s: %v", b, p)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -95,12 +96,43 @@ func (s *Store) Ping(ctx context.Context) error {
 
 const columns = `id, sku, name, description, price_minor, currency, stock, version, created_at, updated_at`
 
+// rowScanner scans rows of columns into one Product through scan targets
+// built once: per row, only the text columns allocate (pgx copies them out
+// of its read buffer), not the targets, and no time.Time is boxed.
+type rowScanner struct {
+	p     Product
+	desc  pgtype.Text
+	dest  [10]any
+	descs []string // backing store of the descriptions scanned: one allocation per page, not one per row
+}
+
+// newRowScanner returns a scanner for up to rows rows.
+func newRowScanner(rows int) *rowScanner {
+	s := &rowScanner{descs: make([]string, 0, rows)}
+	p := &s.p
+	s.dest = [...]any{&p.ID, &p.SKU, &p.Name, &s.desc, &p.PriceMinor, &p.Currency, &p.Stock, &p.Version,
+		&p.CreatedAt, &p.UpdatedAt}
+	return s
+}
+
+// scan reads one row into *out.
+func (s *rowScanner) scan(row pgx.Row, out *Product) error {
+	if err := row.Scan(s.dest[:]...); err != nil {
+		return err
+	}
+	*out = s.p
+	out.Description = nil
+	if s.desc.Valid {
+		// Earlier rows keep pointing into the old array if this one grows it.
+		s.descs = append(s.descs, s.desc.String)
+		out.Description = &s.descs[len(s.descs)-1]
+	}
+	return nil
+}
+
 func scanProduct(row pgx.Row) (Product, error) {
 	var p Product
-	var created, updated time.Time
-	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceMinor, &p.Currency,
-		&p.Stock, &p.Version, &created, &updated)
-	p.CreatedAt, p.UpdatedAt = Timestamp(created.UTC()), Timestamp(updated.UTC())
+	err := newRowScanner(1).scan(row, &p)
 	return p, err
 }
 
@@ -238,12 +270,12 @@ func (s *Store) List(ctx context.Context, sort Sort, f Filter, after *position, 
 	}
 	defer rows.Close()
 	items := make([]Product, 0, limit)
+	sc := newRowScanner(limit)
 	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
+		items = append(items, Product{})
+		if err := sc.scan(rows, &items[len(items)-1]); err != nil {
 			return nil, err
 		}
-		items = append(items, p)
 	}
 	return items, rows.Err()
 }

