@@ -81,7 +81,20 @@ def go_build_settings(path):
     return out
 
 
-def rust_build(repo):
+def rustc_of_binary(path):
+    """The compiler named in the binary's .comment section (kept by strip), or None."""
+    try:
+        r = subprocess.run(["readelf", "-p", ".comment", path], capture_output=True,
+                           text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in r.stdout.splitlines():
+        if "rustc version" in line:
+            return line.split("]", 1)[-1].strip()
+    return None
+
+
+def rust_build(repo, binary=None):
     """How the measured Rust service is built: compiler, release profile, allocator."""
     with open(os.path.join(repo, "Cargo.toml"), "rb") as f:
         cargo = tomllib.load(f)
@@ -103,7 +116,9 @@ def rust_build(repo):
     allocator = ("glibc malloc (the system allocator: no #[global_allocator] in crates/, "
                  "no allocator crate in Cargo.lock)" if not custom and not crates
                  else f"custom: #[global_allocator] in {custom}, crates {crates}")
-    return {"rustc": version_of(["rustc", "--version"]), "profile": profile,
+    return {"rustc": version_of(["rustc", "--version"]),
+            "binary_built_by": rustc_of_binary(binary) if binary else None,
+            "profile": profile,
             "profile_text": text, "allocator": allocator,
             "rust_version": cargo.get("workspace", {}).get("package", {}).get("rust-version")}
 

@@ -74,7 +74,7 @@ def _meta(arena, plan, started):
         "versions": machine.versions(arena.tools, arena.oha.version() if arena.oha else None,
                                      arena.pg_version,
                                      {t: arena.bins.get(t) for t in GO_TWINS}),
-        "rust_build": machine.rust_build(REPO),
+        "rust_build": machine.rust_build(REPO, arena.bins.get("rust")),
         "gc_tuned_env": GC_TUNED_ENV,
         "binaries": arena.bins,
         "protocols": list(arena.protocols),

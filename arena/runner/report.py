@@ -134,7 +134,8 @@ def _rust_build(meta):
     rb = meta.get("rust_build") or {}
     if not rb:
         return []
-    return [f"- Rust build: compiler `{rb.get('rustc')}`; `[profile.release]` "
+    return [f"- Rust build: compiler `{rb.get('rustc')}` (the binary's .comment names "
+            f"`{rb.get('binary_built_by')}`); `[profile.release]` "
             f"{rb.get('profile_text')}; allocator: {rb.get('allocator')}; the code's floor "
             f"is `rust-version = \"{rb.get('rust_version')}\"` (clippy's incompatible_msrv "
             "lint holds it).\n"]
