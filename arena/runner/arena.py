@@ -204,6 +204,7 @@ class Arena:
         if len(self.raw["repeated_blocks"]) >= MAX_REPEATS:
             warn(f"{twin} {scenario}: disturbed ({why}), not repeated: the run's "
                  f"{MAX_REPEATS} repeats are used up")
+            _mark(first[0], why)
             return first
         say(f"  {twin} {scenario}: disturbed ({why}); running the block once more")
         second = self._block_once(twin, scenario, rates, ballast_mb)
@@ -215,6 +216,7 @@ class Arena:
             res["repeated"] = True
         if again:
             warn(f"{twin} {scenario}: still disturbed after a repeat ({again})")
+            _mark(second[0], again)
         return second
 
     def _block_once(self, twin, scenario, rates, ballast_mb):
@@ -304,6 +306,12 @@ class Arena:
 
 def _kind(rates, ballast_mb):
     return "ballast" if ballast_mb else ("fixed" if rates else "saturation")
+
+
+def _mark(results, why):
+    """Kept figures that were disturbed: the report flags their cells."""
+    for res in results.values():
+        res["disturbed"] = why
 
 
 def _disturbed(results):

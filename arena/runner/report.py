@@ -27,6 +27,8 @@ def _cell(summary):
         text += f" ({svg.fmt(summary['min'])}–{svg.fmt(summary['max'])})"
     if summary["noisy"]:
         text += " noisy"
+    if summary.get("disturbed"):
+        text += " disturbed"
     return text
 
 
@@ -55,7 +57,8 @@ RATIO_NOTE = ("Rust advantage × = Go/Rust where lower is better and Rust/Go whe
               "Go 1.26 with the same flags and PGO profile. Rows marked *Go GC-tuned* run "
               "the Go twins with GOGC and GOMEMLIMIT set (the settings are in the label). "
               "Cells show the median over the repeats with (min–max); *noisy* marks a "
-              "spread (max−min)/median over 20 %.")
+              "spread (max−min)/median over 20 %; *disturbed* marks a figure from a load block "
+              "that other processes or steal still disturbed after its one repeat.")
 
 
 def write_all(out_dir, meta, raw):

@@ -19,26 +19,33 @@ GROUP_ORDER = ("cpu", "latency", "memory", "throughput", "build")
 TUNED_OF = {base: tuned for tuned, base in GC_TUNED.items()}
 
 
-def _row(rid, group, label, unit, better, values_by_twin, scale=1.0, note=None):
+def _row(rid, group, label, unit, better, values_by_twin, scale=1.0, note=None,
+         disturbed=None):
+    """disturbed: {twin: True} when a kept figure came from a disturbed block."""
     def scaled(vals):
         return summarize([None if v is None else v * scale for v in vals])
     row = {"id": rid, "group": group, "label": label, "unit": unit, "better": better}
     for twin in TWINS:
         row[twin] = scaled(values_by_twin.get(twin, []))
+        if row[twin] and (disturbed or {}).get(twin):
+            row[twin]["disturbed"] = True
     if note:
         row["note"] = note
     row["rust_advantage"] = {go: advantage(row, go) for go in GO_TWINS}
     return row
 
 
-def _tuned_row(rid, group, label, unit, better, values_by_twin, scale=1.0):
+def _tuned_row(rid, group, label, unit, better, values_by_twin, scale=1.0, disturbed=None):
     """The same figure with the Go columns taken from the GC-tuned variant."""
-    values = {"rust": values_by_twin.get("rust", [])}
-    values.update({go: values_by_twin.get(TUNED_OF[go], []) for go in GO_TWINS})
+    def tuned(by_twin):
+        out = {"rust": by_twin.get("rust")}
+        out.update({go: by_twin.get(TUNED_OF[go]) for go in GO_TWINS})
+        return out
+    values = {k: v or [] for k, v in tuned(values_by_twin).items()}
     if not any(values[go] for go in GO_TWINS):
         return []
     row = _row(rid + ".gc_tuned", group, f"{label}; Go GC-tuned ({GC_TUNED_LABEL})", unit,
-               better, values, scale)
+               better, values, scale, disturbed=tuned(disturbed or {}))
     row["gc_tuned"] = True
     return [row]
 
@@ -55,6 +62,10 @@ def advantage(row, go):
 
 def _field(results, key, twins=TWINS):
     return {t: [res.get(key) for res in results.get(t, [])] for t in twins}
+
+
+def _disturbed(results, twins=TWINS):
+    return {t: any(res.get("disturbed") for res in results.get(t, [])) for t in twins}
 
 
 def build_rows(raw):
@@ -116,21 +127,25 @@ def _load_rows(raw):
         for proto, results in per_proto.items():
             rate = next((r["rate"] for t in TWINS for r in results.get(t, [])), 0)
             name = f"{SCENARIO_LABEL[scenario]}, {PROTO_LABEL[proto]} at {rate:.0f} req/s"
+            bad = _disturbed(results)
             rows.append(_row(f"cpu.fixed.{scenario}.{proto}", "cpu",
                              f"{name}: service CPU per request", "µs", "lower",
-                             _field(results, "cpu_s_per_1k"), scale=1000.0))
+                             _field(results, "cpu_s_per_1k"), scale=1000.0, disturbed=bad))
             for key, pct in (("p99_ms", "p99"), ("p99_9_ms", "p99.9"), ("p50_ms", "p50")):
                 rows.append(_row(f"lat.{scenario}.{proto}.{pct}", "latency",
-                                 f"{name}: {pct}", "ms", "lower", _field(results, key)))
+                                 f"{name}: {pct}", "ms", "lower", _field(results, key),
+                                 disturbed=bad))
     for scenario, per_proto in (raw.get("saturation") or {}).items():
         for proto, results in per_proto.items():
             name = f"{SCENARIO_LABEL[scenario]}, {PROTO_LABEL[proto]}"
+            bad = _disturbed(results)
             rows.append(_row(f"rps.{scenario}.{proto}", "throughput",
                              f"{name}: throughput at saturation", "req/s", "higher",
-                             _field(results, "ok_rps")))
+                             _field(results, "ok_rps"), disturbed=bad))
             rows.append(_row(f"cpu.{scenario}.{proto}", "throughput",
                              f"{name}: service CPU per request at saturation", "µs",
-                             "lower", _field(results, "cpu_s_per_1k"), scale=1000.0))
+                             "lower", _field(results, "cpu_s_per_1k"), scale=1000.0,
+                             disturbed=bad))
     return rows
 
 
@@ -152,7 +167,7 @@ def _ballast_rows(raw):
              "MiB", 1 / 1024),
             ("ballast.peak", "memory", f"Peak RSS with {mb} MB ballast, under load",
              "peak_rss_kb", "MiB", 1 / 1024)):
-        values = _field(b, key, everyone)
-        rows.append(_row(rid, group, label, unit, "lower", values, scale))
-        rows += _tuned_row(rid, group, label, unit, "lower", values, scale)
+        values, bad = _field(b, key, everyone), _disturbed(b, everyone)
+        rows.append(_row(rid, group, label, unit, "lower", values, scale, disturbed=bad))
+        rows += _tuned_row(rid, group, label, unit, "lower", values, scale, disturbed=bad)
     return rows
