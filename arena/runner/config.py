@@ -121,3 +121,8 @@ def estimate_minutes(plan, protocols=2):
         seconds += plan.cold_starts * twins * 0.3
     seconds += 15 + twins * 8  # PostgreSQL, seeding 1000 products per twin
     return seconds / 60
+
+
+def repeat_allowance_minutes(plan, protocols=2):
+    """The most that repeats of disturbed blocks can add to the forecast."""
+    return MAX_REPEATS * (protocols * (plan.load_s + plan.warmup_s) + 4) / 60

@@ -8,7 +8,8 @@ import time
 from . import build, machine, report
 from .arena import Arena
 from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED_ENV, GO_TWINS, LOAD_CORE,
-                     MAX_REPEATS, SERVICE_CORE, estimate_minutes, parse_args, plan_for)
+                     MAX_REPEATS, SERVICE_CORE, estimate_minutes, parse_args, plan_for,
+                     repeat_allowance_minutes)
 from .load import H1_CONNECTIONS, H2_CONNECTIONS, H2_STREAMS
 from .pg import PostgresError
 from .progress import WARNINGS, say, warn
@@ -35,7 +36,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.time()
     say(f"arena: {'quick' if plan.quick else 'full'} mode, steps {','.join(plan.steps)}, "
-        f"results to {out}; measurements take about {estimate_minutes(plan):.0f} min"
+        f"results to {out}; measurements take about {estimate_minutes(plan):.0f} min "
+        f"(+ at most {repeat_allowance_minutes(plan):.0f} min if blocks are disturbed)"
         + (" after the builds (Rust: several minutes)" if plan.wants("build") else ""))
     arena = Arena(REPO, args, plan, tmp)
     arena.loadavg_at_start = loadavg()
