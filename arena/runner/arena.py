@@ -82,6 +82,7 @@ class Arena:
                 self.bins[twin] = gos[twin].binary()
             else:
                 self.bins[twin] = gos[twin].build_release()
+        self.bins = {twin: os.path.abspath(path) for twin, path in self.bins.items()}
         for twin, path in self.bins.items():
             if not (os.path.isfile(path) and os.access(path, os.X_OK)):
                 hint = (" (build it once without --skip-build, or GO_BIN=… OUT=… "
