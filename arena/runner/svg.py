@@ -46,19 +46,33 @@ def _bar(y, twin, summary, top, unit):
 
 
 def _wrap(label, width=52):
-    """At most two lines, split after a comma or colon."""
-    if len(label) <= width:
-        return [label]
-    cut = max(label.rfind(", ", 0, width), label.rfind(": ", 0, width))
-    if cut <= 0:
-        return [label]
-    return [label[:cut + 1], label[cut + 2:]]
+    """Lines of at most `width` characters where possible, split after a comma,
+    colon or semicolon, or before a parenthesis."""
+    lines = []
+    while len(label) > width:
+        cut = max(label.rfind(", ", 0, width), label.rfind(": ", 0, width),
+                  label.rfind("; ", 0, width))
+        paren = label.rfind(" (", 0, width)
+        if cut <= 0 and paren <= 0:
+            break
+        if cut >= paren:
+            lines.append(label[:cut + 1])
+            label = label[cut + 2:]
+        else:
+            lines.append(label[:paren])
+            label = label[paren + 1:]
+    return lines + [label]
+
+
+def _row_height(row):
+    bars = len(TWINS) * (BAR_H + GAP)
+    text = 13 * (len(_wrap(row["label"])) + 1)
+    return max(bars, text) + ROW_PAD
 
 
 def chart(title, rows):
     """An SVG document (str) for `rows` (dicts as built by rows.py)."""
-    row_h = len(TWINS) * (BAR_H + GAP) + ROW_PAD + 12
-    height = 60 + row_h * len(rows) + 10
+    height = 60 + sum(_row_height(r) for r in rows) + 10
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
            f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
            '<style>.v{fill:#222}.l{fill:#222}.w{stroke:#222;stroke-width:1}'
@@ -81,6 +95,6 @@ def chart(title, rows):
                    f'font-size="10">{escape(row["unit"])}, {arrow}</text>')
         for i, twin in enumerate(TWINS):
             out += _bar(y + i * (BAR_H + GAP), twin, row.get(twin), top, row["unit"])
-        y += row_h
+        y += _row_height(row)
     out.append("</svg>")
     return "\n".join(out) + "\n"
