@@ -1,16 +1,23 @@
-"""The run itself: tools, builds, then the measurements, twin after twin (A/B/A/B)."""
+"""The run itself: tools, builds, then the measurements, twin after twin.
+
+The twins take turns block by block; the order of each round (one repeat of
+one step) is rotated by the round's number, so that no twin always runs first,
+and is recorded in raw["order"].
+"""
 import os
 import subprocess
 
 from . import build, codesize, edit, scenarios
-from .config import LOAD_CORE, LOAD_SCENARIOS, SERVICE_CORE
+from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED, GC_TUNED_ENV, GO_TWINS,
+                     LOAD_CORE, LOAD_SCENARIOS, MAX_REPEATS, SERVICE_CORE, TWINS, base_twin,
+                     order)
 from .load import LoadError, Oha, write_bodies
 from .pg import Postgres
 from .progress import say, step, warn
 from .service import Service, ServiceError
 from .tools import ensure_all
 
-TWINS = ("rust", "go")
+WITH_TUNED = TWINS + tuple(GC_TUNED)
 SERVICE_STEPS = ("cold_start", "memory", "ballast") + LOAD_SCENARIOS
 
 
@@ -18,7 +25,9 @@ class Arena:
     def __init__(self, repo, args, plan, tmp):
         self.repo, self.args, self.plan, self.tmp = repo, args, plan, tmp
         self.raw = {"build": {}, "size": {}, "cold_start_s": {}, "idle_rss_kb": {},
-                    "saturation": {}, "fixed": {}, "peak_rss_kb": {}, "ballast": {}}
+                    "saturation": {}, "fixed": {}, "peak_rss_kb": {}, "ballast": {},
+                    "order": [], "repeated_blocks": []}
+        self.rounds = 0
         self.bins = {}
         self.pg = None
         self.oha = None
@@ -55,22 +64,31 @@ class Arena:
                 warn(f"restored {path}, left edited by an interrupted run")
 
     def _binaries(self):
-        rust, go = build.RustBuild(self.repo, self.tmp), build.GoBuild(self.repo, self.tmp)
+        rust = build.RustBuild(self.repo, self.tmp)
+        gos = {"go124": build.GoBuild(self.repo, self.tmp),
+               "go126": build.GoBuild(self.repo, self.tmp, go=self.args.go_new, tag="go126")}
+        given = {"go124": self.args.go_bin, "go126": self.args.go_new_bin}
         measure = self.plan.wants("build") and not self.plan.quick
         if measure:
-            self.raw["build"]["go"] = go.measure()
+            for twin in GO_TWINS:
+                self.raw["build"][twin] = gos[twin].measure()
             self.raw["build"]["rust"] = rust.measure()
         self.bins["rust"] = self.args.rust_bin or (
             rust.measured_binary() if measure else self._default_rust_bin())
-        if self.args.go_bin:
-            self.bins["go"] = self.args.go_bin
-        elif self.args.skip_build:
-            self.bins["go"] = go.binary()
-        else:
-            self.bins["go"] = go.build_release()
+        for twin in GO_TWINS:
+            if given[twin]:
+                self.bins[twin] = given[twin]
+            elif self.args.skip_build:
+                self.bins[twin] = gos[twin].binary()
+            else:
+                self.bins[twin] = gos[twin].build_release()
+        self.bins = {twin: os.path.abspath(path) for twin, path in self.bins.items()}
         for twin, path in self.bins.items():
             if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-                raise build.BuildError(f"{twin} binary {path} is missing or not executable")
+                hint = (" (build it once without --skip-build, or GO_BIN=… OUT=… "
+                        "arena/go-twin/build.sh)" if twin != "rust" else "")
+                raise build.BuildError(f"{twin} binary {path} is missing or not "
+                                       f"executable{hint}")
             say(f"{twin} binary: {path}")
 
     def _default_rust_bin(self):
@@ -93,8 +111,17 @@ class Arena:
 
     # ---- services ----------------------------------------------------------
     def _service(self, twin, ballast_mb=0):
-        return Service(twin, self.bins[twin], self.pg.dsn(f"arena_{twin}"), SERVICE_CORE,
-                       self.tools["taskset"], self.tmp, ballast_mb=ballast_mb)
+        base = base_twin(twin)
+        return Service(twin, self.bins[base], self.pg.dsn(f"arena_{base}"), SERVICE_CORE,
+                       self.tools["taskset"], self.tmp, ballast_mb=ballast_mb,
+                       extra_env=GC_TUNED_ENV if twin in GC_TUNED else None)
+
+    def _round(self, what, twins=TWINS):
+        """The order of the next round of blocks, recorded."""
+        chosen = order(twins, self.rounds)
+        self.rounds += 1
+        self.raw["order"].append({"step": what, "order": list(chosen)})
+        return chosen
 
     def _with_services(self):
         if "oha" in self.tools:
@@ -145,14 +172,14 @@ class Arena:
     def _cold_starts(self):
         with step(f"cold start x{self.plan.cold_starts} per twin, interleaved"):
             for _ in range(self.plan.cold_starts):
-                for twin in TWINS:
+                for twin in self._round("cold_start"):
                     s = scenarios.cold_start(lambda: self._service(twin))
                     self.raw["cold_start_s"].setdefault(twin, []).append(s)
 
     def _idle_memory(self):
-        with step("idle RSS"):
+        with step("idle RSS (Go also GC-tuned)"):
             for _ in range(self.plan.repeats):
-                for twin in TWINS:
+                for twin in self._round("memory", WITH_TUNED):
                     svc = self._service(twin)
                     try:
                         svc.start()
@@ -163,22 +190,52 @@ class Arena:
 
     # ---- loads -------------------------------------------------------------
     def _targets(self, twin):
-        return scenarios.Targets(self.product_id[twin], self.bodies)
+        return scenarios.Targets(self.product_id[base_twin(twin)], self.bodies)
 
-    def _block(self, twin, scenario, rates):
-        """One fresh service, one scenario, every protocol."""
-        svc = self._service(twin)
-        db = f"arena_{twin}"
+    def _block(self, twin, scenario, rates, ballast_mb=0):
+        """One fresh service, one scenario, every protocol (ballast: HTTP/1.1 only).
+
+        Returns ({protocol: result}, peak RSS, RSS at start). A disturbed block
+        (see config.DISTURBED_*) is run once more, within the run's MAX_REPEATS.
+        """
+        first = self._block_once(twin, scenario, rates, ballast_mb)
+        why = _disturbed(first[0])
+        if not why:
+            return first
+        if len(self.raw["repeated_blocks"]) >= MAX_REPEATS:
+            warn(f"{twin} {scenario}: disturbed ({why}), not repeated: the run's "
+                 f"{MAX_REPEATS} repeats are used up")
+            _mark(first[0], why)
+            return first
+        say(f"  {twin} {scenario}: disturbed ({why}); running the block once more")
+        second = self._block_once(twin, scenario, rates, ballast_mb)
+        again = _disturbed(second[0])
+        self.raw["repeated_blocks"].append({
+            "twin": twin, "scenario": scenario, "kind": _kind(rates, ballast_mb),
+            "why": why, "first": first[0], "still_disturbed": again or None})
+        for res in second[0].values():
+            res["repeated"] = True
+        if again:
+            warn(f"{twin} {scenario}: still disturbed after a repeat ({again})")
+            _mark(second[0], again)
+        return second
+
+    def _block_once(self, twin, scenario, rates, ballast_mb):
+        svc = self._service(twin, ballast_mb=ballast_mb)
+        db = f"arena_{base_twin(twin)}"
         reset = ((lambda: scenarios.clean_load_rows(self.pg, db)) if scenario == "create"
                  else (lambda: None))
+        protocols = ("h1",) if ballast_mb else self.protocols
         try:
             svc.start()
-            return scenarios.run_block(self.oha, svc, self._targets(twin), scenario,
-                                       self.protocols, self.plan.load_s,
-                                       self.plan.warmup_s, rates, reset)
+            rss = svc.rss_kb()
+            results, hwm = scenarios.run_block(self.oha, svc, self._targets(twin), scenario,
+                                               protocols, self.plan.load_s,
+                                               self.plan.warmup_s, rates, reset)
+            return results, hwm, rss
         except LoadError as e:
             warn(f"{twin} {scenario}: load failed, run dropped: {e}")
-            return {}, None
+            return {}, None, None
         finally:
             svc.stop()
             reset()
@@ -188,8 +245,8 @@ class Arena:
         for scenario in loads:
             with step(f"{scenario}: saturation x{self.plan.repeats}, {self.protocols}"):
                 for _ in range(self.plan.repeats):
-                    for twin in TWINS:
-                        results, hwm = self._block(twin, scenario, None)
+                    for twin in self._round(f"{scenario} saturation"):
+                        results, hwm, _ = self._block(twin, scenario, None)
                         _report_block(twin, scenario, results)
                         self.raw["peak_rss_kb"].setdefault(scenario, {}).setdefault(
                             twin, []).append(hwm)
@@ -204,8 +261,8 @@ class Arena:
                      if (scenario, p) in self.rates}
             with step(f"{scenario}: fixed rate {_fmt_rates(rates)} x{self.plan.repeats}"):
                 for _ in range(self.plan.repeats):
-                    for twin in TWINS:
-                        results, _ = self._block(twin, scenario, rates)
+                    for twin in self._round(f"{scenario} fixed rate"):
+                        results, _, _ = self._block(twin, scenario, rates)
                         _report_block(twin, scenario, results)
                         for proto, res in results.items():
                             res["rate"] = rates[proto]
@@ -219,22 +276,13 @@ class Arena:
                 rate = self._ballast_rate()
         mb = self.plan.ballast_mb
         with step(f"GET one at {rate:.0f} req/s with {mb} MB of live heap "
-                  f"x{self.plan.repeats}"):
+                  f"x{self.plan.repeats} (Go also GC-tuned)"):
             for _ in range(self.plan.repeats):
-                for twin in TWINS:
-                    svc = self._service(twin, ballast_mb=mb)
-                    try:
-                        svc.start()
-                        rss = svc.rss_kb()
-                        res, _ = scenarios.run_block(
-                            self.oha, svc, self._targets(twin), "get_one", ("h1",),
-                            self.plan.load_s, self.plan.warmup_s, {"h1": rate})
-                    except LoadError as e:
-                        warn(f"{twin} ballast: load failed, run dropped: {e}")
+                for twin in self._round("ballast", WITH_TUNED):
+                    res, hwm, rss = self._block(twin, "get_one", {"h1": rate}, ballast_mb=mb)
+                    if "h1" not in res:
                         continue
-                    finally:
-                        svc.stop()
-                    entry = dict(res["h1"], rate=rate, rss_at_start_kb=rss,
+                    entry = dict(res["h1"], rate=rate, rss_at_start_kb=rss, peak_rss_kb=hwm,
                                  rss_after_kb=res["h1"].get("rss_after_kb"))
                     self._check_ballast(twin, entry, mb)
                     _report_block(twin, "get_one+ballast", res)
@@ -250,17 +298,40 @@ class Arena:
     def _ballast_rate(self):
         """Without a get_one run: a short saturation run per twin sets the rate."""
         sat = {}
-        for twin in TWINS:
-            results, _ = self._block(twin, "get_one", None)
+        for twin in self._round("ballast rate"):
+            results, _, _ = self._block(twin, "get_one", None)
             if "h1" in results:
                 sat.setdefault(("get_one", "h1"), {})[twin] = [results["h1"]["ok_rps"]]
         return scenarios.half_of_slower(sat).get(("get_one", "h1"), 100.0)
 
 
+def _kind(rates, ballast_mb):
+    return "ballast" if ballast_mb else ("fixed" if rates else "saturation")
+
+
+def _mark(results, why):
+    """Kept figures that were disturbed: the report flags their cells."""
+    for res in results.values():
+        res["disturbed"] = why
+
+
+def _disturbed(results):
+    """Why a block's figures are not worth keeping, or None."""
+    foreign = max((r.get("foreign_cpu_share", 0.0) for r in results.values()), default=0.0)
+    steal = max((r.get("steal_share", 0.0) for r in results.values()), default=0.0)
+    why = []
+    if foreign > DISTURBED_FOREIGN:
+        why.append(f"other processes took {foreign:.0%} of the service core")
+    if steal > DISTURBED_STEAL:
+        why.append(f"steal {steal:.0%}")
+    return ", ".join(why) or None
+
+
 def _report_block(twin, scenario, results):
     for proto, r in results.items():
-        say(f"  {twin:4} {scenario} {proto}: {r['ok_rps']:,.0f} ok/s, p99 {r['p99_ms']:.2f} ms, "
-            f"{r['cpu_s_per_1k'] * 1000 if r['cpu_s_per_1k'] else 0:.1f} CPU-ms/1k")
+        say(f"  {twin:8} {scenario} {proto}: {r['ok_rps']:,.0f} ok/s, "
+            f"p99 {r['p99_ms'] or 0:.2f} ms, "
+            f"{r['cpu_s_per_1k'] * 1000 if r['cpu_s_per_1k'] else 0:.1f} µs CPU/req")
 
 
 def _fmt_rates(rates):

@@ -76,17 +76,26 @@ class RustBuild:
 
 
 class GoBuild:
-    def __init__(self, repo, tmp):
+    """The Go twin built by build.sh: with its pinned Go 1.24 (go=None), or with
+    another toolchain `go` (GO_BIN=… OUT=… build.sh: same flags, same PGO profile)."""
+
+    def __init__(self, repo, tmp, go=None, tag="go124"):
         self.repo = repo
+        self.go = go
+        self.tag = tag
         self.dir = os.path.join(repo, "arena", "go-twin")
         self.script = os.path.join(self.dir, "build.sh")
-        self.cache = os.path.join(tmp, "go-cache")
-        self.debug_bin = os.path.join(tmp, "go-twin-debug")
+        self.cache = os.path.join(tmp, f"go-cache-{tag}")
+        self.debug_bin = os.path.join(tmp, f"go-twin-debug-{tag}")
         self.backup = os.path.join(tmp, "edit-backup-go.json")
-        self.env = dict(os.environ, GOCACHE=self.cache)
+        self.out = (os.path.join(tmp, "bin", f"go-twin-{tag}") if go
+                    else os.path.join(self.dir, "go-twin"))
+        extra = {"GO_BIN": go, "OUT": self.out} if go else {}
+        self.base_env = dict(os.environ, **extra)
+        self.env = dict(self.base_env, GOCACHE=self.cache)
 
     def binary(self):
-        return os.path.join(self.dir, "go-twin")
+        return self.out
 
     def release_cmd(self):
         if not os.path.exists(self.script):
@@ -94,8 +103,8 @@ class GoBuild:
         return ["bash", self.script]
 
     def debug_cmd(self):
-        # The toolchain build.sh uses (Go 1.24), without its release flags.
-        return [go_binary(), "build", "-o", self.debug_bin, "."]
+        # The toolchain build.sh uses, without its release flags.
+        return [self.go or go_binary(), "build", "-o", self.debug_bin, "."]
 
     def _handler_file(self):
         found = edit.find_marker(self.dir, ".go")
@@ -113,20 +122,21 @@ class GoBuild:
 
     def measure(self):
         edit.restore_pending(self.backup)
+        os.makedirs(os.path.dirname(self.out), exist_ok=True)
         res = {}
-        with step("Go: warm-up build.sh (downloads toolchain and modules; untimed)"):
-            _timed(self.release_cmd(), self.dir, dict(os.environ), "build.sh")
+        with step(f"{self.tag}: warm-up build.sh (downloads toolchain and modules; untimed)"):
+            _timed(self.release_cmd(), self.dir, self.base_env, "build.sh")
         shutil.rmtree(self.cache, ignore_errors=True)
-        with step("Go: clean release build (empty GOCACHE)"):
+        with step(f"{self.tag}: clean release build (empty GOCACHE)"):
             res["clean_release_s"] = _timed(self.release_cmd(), self.dir, self.env, "build.sh")
-        with step("Go: debug build (untimed)"):
+        with step(f"{self.tag}: debug build (untimed)"):
             _timed(self.debug_cmd(), self.dir, self.go_env(), "go build")
         with edit.one_line_edit(self._handler_file(), GO_PROBE, self.backup) as how:
             res["edit"] = {**how, "file": os.path.relpath(how["file"], self.repo)}
-            with step("Go: debug rebuild after the edit"):
+            with step(f"{self.tag}: debug rebuild after the edit"):
                 res["rebuild_debug_s"] = _timed(self.debug_cmd(), self.dir, self.go_env(),
                                                 "go build")
-            with step("Go: release rebuild after the edit"):
+            with step(f"{self.tag}: release rebuild after the edit"):
                 res["rebuild_release_s"] = _timed(self.release_cmd(), self.dir, self.env,
                                                   "build.sh")
         return res
@@ -135,11 +145,12 @@ class GoBuild:
         return dict(self.env, GOTOOLCHAIN="local")
 
     def build_release(self):
-        with step("Go: build.sh (the measured binary)"):
-            _timed(self.release_cmd(), self.dir, dict(os.environ), "build.sh")
+        os.makedirs(os.path.dirname(self.out), exist_ok=True)
+        with step(f"{self.tag}: build.sh (the measured binary)"):
+            _timed(self.release_cmd(), self.dir, self.base_env, "build.sh")
         if not os.path.exists(self.binary()):
             raise BuildError(f"build.sh did not produce {self.binary()}")
-        say(f"Go twin: {self.binary()}")
+        say(f"{self.tag} twin: {self.binary()}")
         return self.binary()
 
 

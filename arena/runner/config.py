@@ -7,6 +7,41 @@ ALL_STEPS = ("build", "size", "cold_start", "memory", "get_one", "list", "create
 LOAD_SCENARIOS = ("get_one", "list", "create")
 SERVICE_CORE, LOAD_CORE = "1", "0"
 
+# The columns: the Rust service, the Go twin built by Go 1.24 (the essay's
+# comparison, pinned in arena/go-twin/build.sh) and the same source built by
+# a current Go (the machine's /usr/local/go, or --go-new).
+TWINS = ("rust", "go124", "go126")
+GO_TWINS = ("go124", "go126")
+# GC-tuned Go, for the memory and large-heap rows only: a service with a known
+# memory budget of 512 MiB, tuned the way the Go GC guide advises: a soft limit
+# below the budget (headroom for non-heap memory) and GOGC raised so that the
+# collector runs less often while the heap is far from the limit.
+GC_TUNED = {"go124_gc": "go124", "go126_gc": "go126"}
+GC_TUNED_ENV = {"GOGC": "400", "GOMEMLIMIT": "450MiB"}
+GC_TUNED_LABEL = "GOGC=400, GOMEMLIMIT=450MiB of a 512 MiB budget"
+LABELS = {"rust": "Rust", "go124": "Go 1.24", "go126": "Go 1.26",
+          "go124_gc": "Go 1.24 GC-tuned", "go126_gc": "Go 1.26 GC-tuned"}
+DEFAULT_GO_NEW = "/usr/local/go/bin/go"
+
+# A load block is disturbed when, during any of its loads, other processes took
+# more than DISTURBED_FOREIGN of the service's core or the hypervisor stole
+# more than DISTURBED_STEAL of it. A disturbed block is run once more (its
+# first figures are kept in latest.json); at most MAX_REPEATS repeats per run.
+DISTURBED_FOREIGN, DISTURBED_STEAL = 0.05, 0.02
+MAX_REPEATS = 8
+
+
+def base_twin(twin):
+    """The binary a (possibly GC-tuned) twin runs: go124_gc -> go124."""
+    return GC_TUNED.get(twin, twin)
+
+
+def order(twins, repeat):
+    """The twins of one repeat, rotated by the repeat's number: over as many
+    repeats as twins, each twin runs once in each position."""
+    k = repeat % len(twins)
+    return tuple(twins[k:] + twins[:k])
+
 
 @dataclass
 class Plan:
@@ -44,7 +79,13 @@ def parse_args(argv):
                    help="use existing binaries; no build timings")
     p.add_argument("--rust-bin", help="Rust service binary (default: build it, or "
                    "target/release/overkill with --skip-build)")
-    p.add_argument("--go-bin", help="Go twin binary (default: arena/go-twin/go-twin)")
+    p.add_argument("--go-bin", help="Go twin binary built by Go 1.24 "
+                   "(default: arena/go-twin/go-twin from build.sh)")
+    p.add_argument("--go-new", default=DEFAULT_GO_NEW,
+                   help=f"the current Go toolchain for the second Go column (default: "
+                   f"{DEFAULT_GO_NEW})")
+    p.add_argument("--go-new-bin", help="Go twin binary built by the current Go "
+                   "(default: build it with --go-new into arena/results/tmp/bin/)")
     p.add_argument("--only", type=_steps,
                    help=f"comma-separated subset of: {','.join(ALL_STEPS)}")
     p.add_argument("--out", default=None, help="output directory (default: arena/results)")
@@ -60,11 +101,28 @@ def _steps(text):
 
 
 def estimate_minutes(plan, protocols=2):
-    """A rough forecast of the run, shown at the start (builds not included)."""
-    loads = sum(plan.wants(s) for s in LOAD_SCENARIOS)
+    """A rough forecast of the measurements, shown at the start (builds not included).
+
+    Per load block: a service start, per protocol a warm-up and the load, the
+    stop (about 2 s together); POST blocks add a VACUUM FULL (about 2 s).
+    """
+    twins, tuned = len(TWINS), len(TWINS) + len(GC_TUNED)
     per_load = plan.load_s + plan.warmup_s
-    seconds = loads * 2 * plan.repeats * 2 * (protocols * per_load + 1)
+    seconds = 0.0
+    for s in LOAD_SCENARIOS:
+        if plan.wants(s):
+            block = protocols * per_load + 2 + (2 * protocols if s == "create" else 0)
+            seconds += 2 * plan.repeats * twins * block  # saturation and fixed rate
     if plan.wants("ballast"):
-        seconds += plan.repeats * 2 * (per_load + 1)
-    seconds += 10 + plan.cold_starts * 0.3 + plan.repeats * 3
+        seconds += plan.repeats * tuned * (per_load + 3)
+    if plan.wants("memory"):
+        seconds += plan.repeats * tuned * 2
+    if plan.wants("cold_start"):
+        seconds += plan.cold_starts * twins * 0.3
+    seconds += 15 + twins * 8  # PostgreSQL, seeding 1000 products per twin
     return seconds / 60
+
+
+def repeat_allowance_minutes(plan, protocols=2):
+    """The most that repeats of disturbed blocks can add to the forecast."""
+    return MAX_REPEATS * (protocols * (plan.load_s + plan.warmup_s) + 4) / 60

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 
-from .util import core_busy_seconds, proc_cpu_seconds
+from .util import core_times, proc_cpu_seconds
 
 H1_CONNECTIONS = 64
 H2_CONNECTIONS, H2_STREAMS = 4, 16  # 64 requests in flight, as over HTTP/1.1
@@ -78,13 +78,15 @@ def parse(doc):
 
 
 def measured_load(oha, service, url, seconds, **kw):
-    """Runs one load; adds the service's CPU seconds per 1000 responses, and the
-    CPU time that other processes took from the service's core meanwhile."""
-    core0, cpu0 = core_busy_seconds(service.cpu), proc_cpu_seconds(service.pid)
+    """Runs one load; adds the service's CPU seconds per 1000 responses (= µs per
+    request), and what disturbed the service's core meanwhile: the CPU time other
+    processes took from it and the time the hypervisor stole from it."""
+    (busy0, steal0), cpu0 = core_times(service.cpu), proc_cpu_seconds(service.pid)
     result = oha.run(url, seconds, **kw)
-    core1, cpu1 = core_busy_seconds(service.cpu), proc_cpu_seconds(service.pid)
+    (busy1, steal1), cpu1 = core_times(service.cpu), proc_cpu_seconds(service.pid)
     result["service_cpu_s"] = cpu1 - cpu0
-    result["foreign_cpu_share"] = max(0.0, (core1 - core0) - (cpu1 - cpu0)) / seconds
+    result["foreign_cpu_share"] = max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / seconds
+    result["steal_share"] = max(0.0, steal1 - steal0) / seconds
     result["rss_after_kb"] = service.rss_kb()
     result["cpu_s_per_1k"] = ((cpu1 - cpu0) / result["responses"] * 1000.0
                               if result["responses"] else None)

@@ -1,27 +1,58 @@
-"""Turns the raw measurements into report rows: one figure, Rust vs Go, per row."""
+"""Turns the raw measurements into report rows: one figure per row, one column per twin.
+
+Columns: Rust, Go 1.24, Go 1.26 (config.TWINS). The GC-tuned Go variant gets
+rows of its own beside the default ones (memory and large-heap rows only): in
+those rows the Go columns hold the GC-tuned figures and the Rust column the
+same Rust figures as the default row.
+
+Row order is the report's order: service CPU per request first, then latency
+at the fixed rate, then memory; throughput at saturation and the build rows
+after them (see report.HEADLINE for why).
+"""
+from .config import GC_TUNED, GC_TUNED_LABEL, GO_TWINS, TWINS
 from .stats import summarize
 
 SCENARIO_LABEL = {"get_one": "GET one product", "list": "GET list of 50",
                   "create": "POST create"}
 PROTO_LABEL = {"h1": "HTTP/1.1", "h2": "HTTP/2"}
-TWINS = ("rust", "go")
+GROUP_ORDER = ("cpu", "latency", "memory", "throughput", "build")
+TUNED_OF = {base: tuned for tuned, base in GC_TUNED.items()}
 
 
-def _row(rid, group, label, unit, better, values_by_twin, scale=1.0, note=None):
+def _row(rid, group, label, unit, better, values_by_twin, scale=1.0, note=None,
+         disturbed=None):
+    """disturbed: {twin: True} when a kept figure came from a disturbed block."""
     def scaled(vals):
         return summarize([None if v is None else v * scale for v in vals])
-    row = {"id": rid, "group": group, "label": label, "unit": unit, "better": better,
-           "rust": scaled(values_by_twin.get("rust", [])),
-           "go": scaled(values_by_twin.get("go", []))}
+    row = {"id": rid, "group": group, "label": label, "unit": unit, "better": better}
+    for twin in TWINS:
+        row[twin] = scaled(values_by_twin.get(twin, []))
+        if row[twin] and (disturbed or {}).get(twin):
+            row[twin]["disturbed"] = True
     if note:
         row["note"] = note
-    row["rust_advantage"] = advantage(row)
+    row["rust_advantage"] = {go: advantage(row, go) for go in GO_TWINS}
     return row
 
 
-def advantage(row):
-    """>1 means Rust is better by that factor, whichever direction is better."""
-    r, g = row["rust"], row["go"]
+def _tuned_row(rid, group, label, unit, better, values_by_twin, scale=1.0, disturbed=None):
+    """The same figure with the Go columns taken from the GC-tuned variant."""
+    def tuned(by_twin):
+        out = {"rust": by_twin.get("rust")}
+        out.update({go: by_twin.get(TUNED_OF[go]) for go in GO_TWINS})
+        return out
+    values = {k: v or [] for k, v in tuned(values_by_twin).items()}
+    if not any(values[go] for go in GO_TWINS):
+        return []
+    row = _row(rid + ".gc_tuned", group, f"{label}; Go GC-tuned ({GC_TUNED_LABEL})", unit,
+               better, values, scale, disturbed=tuned(disturbed or {}))
+    row["gc_tuned"] = True
+    return [row]
+
+
+def advantage(row, go):
+    """>1 means Rust is better than `go` by that factor, whichever direction is better."""
+    r, g = row.get("rust"), row.get(go)
     if not r or not g or not r["median"] or not g["median"]:
         return None
     if row["better"] == "lower":
@@ -29,8 +60,12 @@ def advantage(row):
     return r["median"] / g["median"]
 
 
-def _field(results, key):
-    return {t: [res.get(key) for res in results.get(t, [])] for t in TWINS}
+def _field(results, key, twins=TWINS):
+    return {t: [res.get(key) for res in results.get(t, [])] for t in twins}
+
+
+def _disturbed(results, twins=TWINS):
+    return {t: any(res.get("disturbed") for res in results.get(t, [])) for t in twins}
 
 
 def build_rows(raw):
@@ -39,7 +74,8 @@ def build_rows(raw):
     rows += _start_and_memory_rows(raw)
     rows += _load_rows(raw)
     rows += _ballast_rows(raw)
-    return rows
+    # stable: within a group, the order in which the rows were made
+    return sorted(rows, key=lambda r: GROUP_ORDER.index(r["group"]))
 
 
 def _build_rows(raw):
@@ -59,19 +95,25 @@ def _build_rows(raw):
                          scale=1 / 1048576, note=note))
     code = raw.get("code")
     if code:
+        # one Go source for both Go columns
+        lines = {"rust": [code["rust"]["lines"]]}
+        lines.update({go: [code["go"]["lines"]] for go in GO_TWINS})
         rows.append(_row("code.lines", "build", "Code lines, same features", "lines",
-                         "lower", {t: [code[t]["lines"]] for t in TWINS}))
+                         "lower", lines))
+    if raw.get("cold_start_s"):
+        rows.append(_row("start.cold", "build", "Cold start, exec to ready", "ms", "lower",
+                         raw["cold_start_s"], scale=1000.0))
     return rows
 
 
 def _start_and_memory_rows(raw):
     rows = []
-    if raw.get("cold_start_s"):
-        rows.append(_row("start.cold", "build", "Cold start, exec to ready", "ms", "lower",
-                         raw["cold_start_s"], scale=1000.0))
-    if raw.get("idle_rss_kb"):
-        rows.append(_row("mem.idle", "memory", "Idle RSS", "MiB", "lower",
-                         raw["idle_rss_kb"], scale=1 / 1024))
+    idle = raw.get("idle_rss_kb")
+    if idle:
+        rows.append(_row("mem.idle", "memory", "Idle RSS", "MiB", "lower", idle,
+                         scale=1 / 1024))
+        rows += _tuned_row("mem.idle", "memory", "Idle RSS", "MiB", "lower", idle,
+                           scale=1 / 1024)
     for scenario, per_twin in (raw.get("peak_rss_kb") or {}).items():
         rows.append(_row(f"mem.peak.{scenario}", "memory",
                          f"Peak RSS, {SCENARIO_LABEL[scenario]} at saturation", "MiB",
@@ -81,22 +123,29 @@ def _start_and_memory_rows(raw):
 
 def _load_rows(raw):
     rows = []
-    for scenario, per_proto in (raw.get("saturation") or {}).items():
-        for proto, results in per_proto.items():
-            name = f"{SCENARIO_LABEL[scenario]}, {PROTO_LABEL[proto]}"
-            rows.append(_row(f"rps.{scenario}.{proto}", "throughput",
-                             f"{name}: throughput at saturation", "req/s", "higher",
-                             _field(results, "ok_rps")))
-            rows.append(_row(f"cpu.{scenario}.{proto}", "cpu",
-                             f"{name}: service CPU per 1000 requests", "CPU-ms", "lower",
-                             _field(results, "cpu_s_per_1k"), scale=1000.0))
     for scenario, per_proto in (raw.get("fixed") or {}).items():
         for proto, results in per_proto.items():
             rate = next((r["rate"] for t in TWINS for r in results.get(t, [])), 0)
             name = f"{SCENARIO_LABEL[scenario]}, {PROTO_LABEL[proto]} at {rate:.0f} req/s"
-            for key, pct in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p99_9_ms", "p99.9")):
+            bad = _disturbed(results)
+            rows.append(_row(f"cpu.fixed.{scenario}.{proto}", "cpu",
+                             f"{name}: service CPU per request", "µs", "lower",
+                             _field(results, "cpu_s_per_1k"), scale=1000.0, disturbed=bad))
+            for key, pct in (("p99_ms", "p99"), ("p99_9_ms", "p99.9"), ("p50_ms", "p50")):
                 rows.append(_row(f"lat.{scenario}.{proto}.{pct}", "latency",
-                                 f"{name}: {pct}", "ms", "lower", _field(results, key)))
+                                 f"{name}: {pct}", "ms", "lower", _field(results, key),
+                                 disturbed=bad))
+    for scenario, per_proto in (raw.get("saturation") or {}).items():
+        for proto, results in per_proto.items():
+            name = f"{SCENARIO_LABEL[scenario]}, {PROTO_LABEL[proto]}"
+            bad = _disturbed(results)
+            rows.append(_row(f"rps.{scenario}.{proto}", "throughput",
+                             f"{name}: throughput at saturation", "req/s", "higher",
+                             _field(results, "ok_rps"), disturbed=bad))
+            rows.append(_row(f"cpu.{scenario}.{proto}", "throughput",
+                             f"{name}: service CPU per request at saturation", "µs",
+                             "lower", _field(results, "cpu_s_per_1k"), scale=1000.0,
+                             disturbed=bad))
     return rows
 
 
@@ -105,11 +154,20 @@ def _ballast_rows(raw):
     if not b:
         return []
     mb = raw.get("ballast_mb", 200)
-    rate = next((r["rate"] for t in TWINS for r in b.get(t, [])), 0)
+    rate = next((r["rate"] for t in b for r in b.get(t, [])), 0)
     name = f"GET one, HTTP/1.1 at {rate:.0f} req/s, {mb} MB live heap"
-    return [_row("ballast.p99", "latency", f"{name}: p99", "ms", "lower",
-                 _field(b, "p99_ms")),
-            _row("ballast.p99_9", "latency", f"{name}: p99.9", "ms", "lower",
-                 _field(b, "p99_9_ms")),
-            _row("ballast.rss", "memory", f"RSS with {mb} MB ballast, at start", "MiB",
-                 "lower", _field(b, "rss_at_start_kb"), scale=1 / 1024)]
+    everyone = TWINS + tuple(GC_TUNED)
+    rows = []
+    for rid, group, label, key, unit, scale in (
+            ("ballast.cpu", "cpu", f"{name}: service CPU per request", "cpu_s_per_1k", "µs",
+             1000.0),
+            ("ballast.p99", "latency", f"{name}: p99", "p99_ms", "ms", 1.0),
+            ("ballast.p99_9", "latency", f"{name}: p99.9", "p99_9_ms", "ms", 1.0),
+            ("ballast.rss", "memory", f"RSS with {mb} MB ballast, at start", "rss_at_start_kb",
+             "MiB", 1 / 1024),
+            ("ballast.peak", "memory", f"Peak RSS with {mb} MB ballast, under load",
+             "peak_rss_kb", "MiB", 1 / 1024)):
+        values, bad = _field(b, key, everyone), _disturbed(b, everyone)
+        rows.append(_row(rid, group, label, unit, "lower", values, scale, disturbed=bad))
+        rows += _tuned_row(rid, group, label, unit, "lower", values, scale, disturbed=bad)
+    return rows

@@ -13,9 +13,11 @@ class ServiceError(RuntimeError):
 
 
 class Service:
-    """One running twin. Both twins get the same environment and the same core."""
+    """One running twin. Every twin gets the same environment and the same core;
+    extra_env (the GC-tuned Go variant's GOGC/GOMEMLIMIT) is added on top."""
 
-    def __init__(self, name, binary, dsn, cpu, taskset, log_dir, ballast_mb=0):
+    def __init__(self, name, binary, dsn, cpu, taskset, log_dir, ballast_mb=0,
+                 extra_env=None):
         self.name = name
         self.binary = binary
         self.cpu = cpu
@@ -32,6 +34,10 @@ class Service:
                         # No load balancer watches readiness here: stop at once.
                         OVERKILL_DRAIN_GRACE_MS="0",
                         OVERKILL_BALLAST_MB=str(ballast_mb))
+        # An inherited GOGC/GOMEMLIMIT would tune the Go twins behind the report's back.
+        for key in ("GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"):
+            self.env.pop(key, None)
+        self.env.update(extra_env or {})
         self.proc = None
         self.ready_after = None
 

@@ -60,15 +60,21 @@ def tail(path, n=30):
         return "(no log)"
 
 
-def core_busy_seconds(core):
-    """Non-idle time of one CPU core since boot, from /proc/stat."""
+def core_times(core):
+    """(busy, steal) seconds of one CPU core since boot, from /proc/stat.
+
+    busy is user+nice+system+irq+softirq (idle, iowait and steal excluded);
+    steal is time the hypervisor gave this virtual core to someone else.
+    """
     with open("/proc/stat") as f:
         for line in f:
             if line.startswith(f"cpu{core} "):
                 v = [int(x) for x in line.split()[1:]]
-                # user nice system idle iowait irq softirq steal: drop idle, iowait
-                return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
-    return 0.0
+                # user nice system idle iowait irq softirq steal
+                busy = v[0] + v[1] + v[2] + v[5] + v[6]
+                steal = v[7] if len(v) > 7 else 0
+                return busy / CLK_TCK, steal / CLK_TCK
+    return 0.0, 0.0
 
 
 def loadavg():
