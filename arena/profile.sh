@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Usage: arena/profile.sh NAME BINARY PORT. A perf (cpu-clock) profile of one twin serving GET list of 50 over HTTP/1.1 at a fixed 5000 req/s.
+# Usage: arena/profile.sh NAME BINARY PORT [PATH]. A perf (cpu-clock) profile of one twin serving
+# GET PATH (default: a list of 50) over HTTP/1.1 at a fixed 5000 req/s.
 set -u
 cd "$(dirname "$0")/.."; source scripts/lib.sh
-name=$1; bin=$2; port=$3
+name=$1; bin=$2; port=$3; path=${4:-/v1/products?limit=50}
 pg_start; trap pg_stop EXIT
 "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE prof' >/dev/null
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/prof" OVERKILL_LISTEN=127.0.0.1:$port OVERKILL_ADMIN_LISTEN=127.0.0.1:$((port+1)) \
@@ -11,7 +12,7 @@ pid=$!
 for i in $(seq 100); do curl -sf localhost:$((port+1))/readyz >/dev/null && break; sleep 0.1; done
 for i in $(seq 60); do curl -s localhost:$port/v1/products -H 'content-type: application/json' \
   -d "{\"sku\":\"P-$i\",\"name\":\"Product number $i\",\"description\":\"A fine product\",\"price_minor\":$((i*100)),\"currency\":\"EUR\",\"stock\":10}" >/dev/null; done
-taskset -c 0 oha -q 5000 -z 12s --no-tui "http://127.0.0.1:$port/v1/products?limit=50" >/dev/null &
+taskset -c 0 oha -q 5000 -z 12s --no-tui "http://127.0.0.1:$port$path" >/dev/null &
 sleep 3
 perf record -e cpu-clock -F 2000 -g -p $pid -o /tmp/overkill-perf-$name.data -- sleep 6 2>/dev/null >/dev/null
 wait %2 2>/dev/null
