@@ -110,7 +110,7 @@ async fn idle_keep_alive_connections_are_closed_at_the_idle_timeout() {
 
 #[tokio::test]
 async fn draining_serves_through_the_grace_period_with_connection_close() {
-    let app = spawn_app_with(Backend::Sqlite, |c| c.http.drain_grace = Duration::from_secs(3)).await;
+    let app = spawn_app_with(Backend::Sqlite, |c| c.http.drain_grace = Duration::from_secs(5)).await;
     let mut kept_alive = connect(&app).await;
     kept_alive.write_all(b"GET /v1/products HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     assert_eq!(read_status(&mut kept_alive).await, 200);
