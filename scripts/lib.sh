@@ -44,3 +44,36 @@ pg_stop() {
     rm -rf "$PG_DIR"
   fi
 }
+
+# Starts a service in the background (the rest of the arguments, with any
+# environment given before them through `env`) and waits until it logs the
+# addresses it bound; sets SERVE_PID, SERVE_LISTEN and SERVE_ADMIN. Both
+# twins log one JSON line with "message":"listening". Its output goes to the
+# file $1. Explicit readiness, bounded to 30 s.
+serve_background() {
+  local log=$1 line
+  shift
+  "$@" >"$log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 1 300); do
+    grep -q '"listening"' "$log" && break
+    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+      cat "$log" >&2
+      echo "the service exited before it listened" >&2
+      return 1
+    fi
+    sleep 0.1  # polling the log for readiness, bounded to 30 s
+  done
+  line=$(grep -m 1 '"listening"' "$log") || { cat "$log" >&2; echo "the service did not listen within 30 s" >&2; return 1; }
+  SERVE_LISTEN=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["listen"])' "$line")
+  SERVE_ADMIN=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_listen"])' "$line")
+}
+
+# Stops the service serve_background started, if it still runs.
+serve_stop() {
+  if [ -n "${SERVE_PID:-}" ]; then
+    kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+    SERVE_PID=
+  fi
+  return 0
+}

@@ -38,11 +38,26 @@ struct ApiDoc;
 
 /// The API router and its OpenAPI document, generated from the handlers.
 pub fn router(state: AppState, settings: &HttpSettings) -> (Router, Arc<OpenApiDoc>) {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router()).split_for_parts();
+    let (router, doc) = routes().split_for_parts();
     let doc = Arc::new(doc);
     let served = doc.clone();
     let router = router.route("/openapi.json", get(move || serve_doc(served.clone()))).with_state(state);
     (chassis::middleware::apply(router, settings), doc)
+}
+
+/// The OpenAPI document alone, as `/openapi.json` serves it; for
+/// `overkill openapi` and the tests, which need no database.
+pub fn document() -> OpenApiDoc {
+    routes::<AppState>().into_openapi()
+}
+
+/// Every feature's routes, documented.
+fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ProductStore: FromRef<S>,
+{
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router())
 }
 
 /// This document (OpenAPI 3.1).

@@ -1,4 +1,4 @@
-//! The command line: `overkill [serve|migrate]` and one flag per setting.
+//! The command line: `overkill [serve|migrate|openapi]` and one flag per setting.
 //!
 //! The setting flags are not written out here: they come from
 //! [`crate::config::SETTINGS`], the one declaration of every setting.
@@ -36,6 +36,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations, then exit.
     Migrate,
+    /// Print the OpenAPI document the API serves at /openapi.json, then exit.
+    Openapi,
 }
 
 /// The settings file and the setting flags given on the command line.

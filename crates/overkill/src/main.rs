@@ -63,6 +63,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tracing::info!(applied, "migrations applied");
             Ok(())
         }
+        Command::Openapi => {
+            // Nothing but the document on stdout: a client generator reads it.
+            let json = serde_json::to_string_pretty(&overkill::api::document())?;
+            println!("{json}");
+            Ok(())
+        }
     }
 }
 

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
 /// A current ISO 4217 currency: an index into `CODES`, so it is one word,
 /// `Copy`, and cannot name a code that is not listed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +65,21 @@ impl Currency {
         CODES[self.0].1
     }
 }
+
+/// In the OpenAPI document: a string enum of exactly the codes
+/// [`Currency::parse`] accepts, so a generated client knows the real list.
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A current ISO 4217 currency code, uppercase."))
+            .enum_values(Some(CODES.iter().map(|(code, _)| *code)))
+            .examples(["EUR"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,7 +14,7 @@ func members(t *testing.T, body string) *Body {
 }
 
 func TestCreateReportsEveryInvalidField(t *testing.T) {
-	_, p := ParseCreate(members(t, `{"sku":"bad sku","name":"  ","price_minor":-0,"currency":"eur","stock":1.5,"description":7}`))
+	_, p := ParseCreate(members(t, `{"sku":"bad sku","name":"  ","price_minor":-0.5,"currency":"eur","stock":1.5,"description":7}`))
 	var fields []string
 	for _, e := range p.Errors {
 		fields = append(fields, e.Field)
@@ -33,12 +33,14 @@ func TestUnknownFieldIsFirstInKeyOrder(t *testing.T) {
 }
 
 func TestIntegers(t *testing.T) {
-	for raw, want := range map[string]int64{"0": 0, "7": 7, " 42 ": 42, "1000000000": maxStock} {
+	// Whole numbers in any JSON spelling, as JSON Schema's "integer".
+	for raw, want := range map[string]int64{"0": 0, "7": 7, " 42 ": 42, "1000000000": maxStock,
+		"-0": 0, "1.0": 1, "1e2": 100, "1E2": 100, "2.50e1": 25, "1e9": maxStock, "-0.0": 0} {
 		if v, ok := checkInt([]byte(raw), maxStock); !ok || v != want {
 			t.Errorf("%q: %d %v", raw, v, ok)
 		}
 	}
-	for _, raw := range []string{"", "-0", "-1", "1.0", "1e2", "1E2", "1000000001", "9223372036854775807",
+	for _, raw := range []string{"", "-1", "-1.0", "1.5", "25e-1", "1e300", "1000000001", "1000000000.5", "9223372036854775807",
 		"9223372036854775808", "99999999999999999999", `"1"`, "true", "null"} {
 		if v, ok := checkInt([]byte(raw), maxStock); ok {
 			t.Errorf("%q accepted as %d", raw, v)

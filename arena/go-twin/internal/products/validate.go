@@ -3,6 +3,8 @@ package products
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -338,19 +340,20 @@ func checkCurrency(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// checkInt accepts a JSON integer (no fraction or exponent) in 0..=max.
+// checkInt accepts a JSON number whose value is a whole number in 0..=max,
+// however it is spelled: 2, 2.0, 2e0 and -0 are integers, as JSON Schema
+// counts them; 2.5 is not. Plain digits are read exactly; any other
+// spelling is read as a correctly rounded double, as the Rust service does
+// (every whole double up to max, at most 10^12 < 2^53, is exact).
 func checkInt(raw json.RawMessage, max int64) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
-	// Digits only: negative numbers are out of range anyway, and rejecting
-	// the sign also rejects -0, which serde_json reads as a float; a
-	// fraction or an exponent (even 1.0, 1e2) is not an integer.
 	if len(raw) == 0 {
 		return 0, false
 	}
 	var v int64
 	for _, c := range raw {
 		if c < '0' || c > '9' {
-			return 0, false
+			return wholeFloat(raw, max)
 		}
 		if v > (max-int64(c-'0'))/10 {
 			return 0, false // out of range, before it could overflow
@@ -358,4 +361,16 @@ func checkInt(raw json.RawMessage, max int64) (int64, bool) {
 		v = v*10 + int64(c-'0')
 	}
 	return v, true
+}
+
+// wholeFloat reads a JSON number with a sign, fraction or exponent.
+func wholeFloat(raw json.RawMessage, max int64) (int64, bool) {
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, false // a string, bool, null, object or array
+	}
+	x, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || x != math.Trunc(x) || x < 0 || x > float64(max) {
+		return 0, false
+	}
+	return int64(x), true
 }

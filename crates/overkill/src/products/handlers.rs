@@ -56,11 +56,12 @@ pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObj
 /// Get one product.
 #[utoipa::path(
     get, path = "/v1/products/{id}", tag = "products",
-    params(("id" = i64, Path, description = "Product id"),
-        ("If-None-Match" = Option<String>, Header, description = "304 when it lists the current ETag")),
+    params(("id" = i64, Path, minimum = 1, description = "Product id"),
+        ("If-None-Match" = Option<String>, Header, nullable = false,
+            description = "304 when it lists the current ETag, or is `*`")),
     responses(
         (status = 200, description = "The product", body = ProductView, headers(("ETag" = String))),
-        (status = 304, description = "Not modified"),
+        (status = 304, description = "Not modified", headers(("ETag" = String))),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -79,9 +80,13 @@ pub async fn get_one(
 /// Change a product with a JSON merge patch.
 #[utoipa::path(
     patch, path = "/v1/products/{id}", tag = "products",
-    params(("id" = i64, Path, description = "Product id"),
-        ("If-Match" = Option<String>, Header, description = "Change only if this is the current ETag")),
-    request_body(content = ProductPatch, content_type = "application/merge-patch+json"),
+    params(("id" = i64, Path, minimum = 1, description = "Product id"),
+        ("If-Match" = Option<String>, Header, nullable = false,
+            description = "Change only if this is the current ETag, or `*` for any")),
+    request_body(content(
+        (ProductPatch = "application/merge-patch+json"),
+        (ProductPatch = "application/json"),
+    )),
     responses(
         (status = 200, description = "Updated", body = ProductView, headers(("ETag" = String))),
         (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
@@ -120,8 +125,9 @@ pub async fn patch(
 /// Delete a product.
 #[utoipa::path(
     delete, path = "/v1/products/{id}", tag = "products",
-    params(("id" = i64, Path, description = "Product id"),
-        ("If-Match" = Option<String>, Header, description = "Delete only if this is the current ETag")),
+    params(("id" = i64, Path, minimum = 1, description = "Product id"),
+        ("If-Match" = Option<String>, Header, nullable = false,
+            description = "Delete only if this is the current ETag, or `*` for any")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),

@@ -10,24 +10,31 @@ use super::model::{MAX_NAME_CHARS, MAX_PRICE_MINOR, MAX_STOCK, NewProduct, Produ
 use crate::money::Currency;
 
 /// Body of `POST /v1/products`. Documents the shape; parsing is done by
-/// [`parse_new`] so that every invalid field can be reported together.
+/// [`parse_new`] so that every invalid field can be reported together. The
+/// limits here are the code's constants, checked by `api::tests`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreateProduct {
     /// 1–64 characters of `[A-Za-z0-9._-]`, unique.
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "MUG-BLUE-330")]
     sku: String,
-    /// 1–200 characters, not blank.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, no NUL, at least one of them not whitespace (the
+    /// pattern lists Unicode's White_Space characters explicitly, as regex
+    /// engines disagree on `\s`).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     name: String,
-    /// At most 2000 characters.
-    #[schema(max_length = 2000)]
+    /// At most 2000 characters, no NUL; null or absent for none.
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     description: Option<String>,
-    /// Price in minor units.
+    /// Price in minor units of `currency`.
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     price_minor: i64,
-    /// ISO 4217 code, uppercase.
-    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    #[schema(value_type = Currency)]
     currency: String,
     /// Units in stock.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
@@ -35,19 +42,30 @@ pub struct CreateProduct {
 }
 
 /// Body of `PATCH /v1/products/{id}`: a JSON merge patch (RFC 7396) of the
-/// mutable fields; `description: null` clears the description.
+/// mutable fields. An absent field is unchanged; `description: null` clears
+/// the description, and null is refused (422) for every other field.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ProductPatch {
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, not only whitespace, no NUL.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     name: Option<String>,
-    #[schema(max_length = 2000)]
+    /// At most 2000 characters, no NUL; null clears it.
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     description: Option<String>,
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    /// Price in minor units of `currency`.
+    #[schema(nullable = false, minimum = 0, maximum = 1_000_000_000_000_i64)]
     price_minor: Option<i64>,
-    #[schema(pattern = "^[A-Z]{3}$")]
+    #[schema(nullable = false, value_type = Option<Currency>)]
     currency: Option<String>,
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    /// Units in stock.
+    #[schema(nullable = false, minimum = 0, maximum = 1_000_000_000)]
     stock: Option<i64>,
 }
 
@@ -174,8 +192,20 @@ fn stock(value: &Value) -> Result<i64, &'static str> {
     integer_in(value, MAX_STOCK).ok_or("must be an integer from 0 to 1000000000")
 }
 
+/// A JSON number whose value is a whole number in 0..=max, however it is
+/// spelled: `2`, `2.0`, `2e0` and `-0` are integers, as JSON Schema counts
+/// them (and as JavaScript cannot tell them apart); `2.5` is not. A number
+/// with a fraction or exponent is read as a double, as JSON parsers do, and
+/// every whole double up to `max` (≤ 2^53) is exact.
 fn integer_in(value: &Value, max: i64) -> Option<i64> {
-    value.as_i64().filter(|n| (0..=max).contains(n))
+    let whole = match value.as_i64() {
+        Some(n) => n,
+        None => {
+            let x = value.as_f64().filter(|x| x.fract() == 0.0 && (0.0..=max as f64).contains(x))?;
+            x as i64
+        }
+    };
+    (0..=max).contains(&whole).then_some(whole)
 }
 
 fn currency(value: &Value) -> Result<Currency, &'static str> {
@@ -198,6 +228,21 @@ mod tests {
         let problem = parse_new(&body).unwrap_err();
         let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["sku", "name", "price_minor", "currency", "stock"]);
+    }
+
+    #[test]
+    fn integers_are_whole_numbers_in_any_spelling() {
+        let read = |text: &str| integer_in(&serde_json::from_str(text).unwrap(), MAX_STOCK);
+        for (text, whole) in [("0", 0), ("-0", 0), ("-0.0", 0), ("7", 7), ("1.0", 1), ("1e2", 100), ("2.50e1", 25)] {
+            assert_eq!(read(text), Some(whole), "{text}");
+        }
+        assert_eq!(read("1e9"), Some(MAX_STOCK));
+        for text in ["-1", "-1.0", "1.5", "25e-1", "1e300", "1000000001", "1000000000.5", "99999999999999999999"] {
+            assert_eq!(read(text), None, "{text}");
+        }
+        for text in [r#""1""#, "true", "null", "[1]"] {
+            assert_eq!(read(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chassis::{FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::cursor;
 use super::id::canonical_decimal;
@@ -17,31 +17,36 @@ const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 const MAX_Q_CHARS: usize = 200;
 
-/// Query parameters of the list, for the OpenAPI document.
+/// Query parameters of the list, for the OpenAPI document; the limits are
+/// the constants below, checked by `api::tests`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListParams {
-    /// Page size, 1..=100 (default 20).
+    /// Page size (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// `created_at` (default), `-created_at`, `price`, `-price` or `name`.
-    sort: Option<String>,
-    /// Case-insensitive substring of the name.
-    #[param(max_length = 200)]
+    /// Order of the page (default `created_at`); ties are broken by id in the same direction.
+    #[param(inline)]
+    sort: Option<Sort>,
+    /// Case-insensitive substring of the name; `%` and `_` are literal.
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
     q: Option<String>,
     /// Lowest price_minor, inclusive.
+    #[param(minimum = 0, maximum = 1_000_000_000_000_i64)]
     min_price: Option<i64>,
     /// Highest price_minor, inclusive.
+    #[param(minimum = 0, maximum = 1_000_000_000_000_i64)]
     max_price: Option<i64>,
     /// `true`: only products with stock > 0.
     in_stock: Option<bool>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, with the same `sort` and filters.
+    #[param(min_length = 1)]
     cursor: Option<String>,
 }
 
 /// Sort orders; ties are broken by id in the same direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum Sort {
     #[serde(rename = "created_at")]
     CreatedAsc,

@@ -74,8 +74,7 @@ pub struct ProductView {
     pub description: Option<String>,
     /// Price in minor units of `currency` (cents for EUR).
     pub price_minor: i64,
-    /// ISO 4217 code.
-    #[schema(example = "EUR")]
+    #[schema(value_type = Currency)]
     pub currency: &'static str,
     /// Units in stock.
     pub stock: i64,

@@ -11,6 +11,7 @@ on_both_backends!(
     missing_or_wrong_content_type_is_415,
     body_over_the_limit_is_413,
     validation_lists_every_invalid_field,
+    integers_are_whole_numbers_however_spelled,
     unknown_route_is_404_and_wrong_method_is_405_with_allow,
     request_ids_are_echoed_or_generated,
     nul_in_text_is_rejected_naming_the_field,
@@ -92,6 +93,47 @@ async fn validation_lists_every_invalid_field(app: TestApp) {
     let edge = json!({"sku": sku, "name": "n".repeat(200), "price_minor": 1_000_000_000_000_i64,
         "currency": "JPY", "stock": 1_000_000_000});
     app.create_ok(&edge).await;
+}
+
+/// JSON Schema's `integer` is any number with no fractional part, and a
+/// generated client (or JavaScript) may write 150 as `150.0`: both twins
+/// accept every spelling of a whole number and refuse fractions.
+async fn integers_are_whole_numbers_however_spelled(app: TestApp) {
+    let post = |body: String| {
+        app.client.post(app.url("/v1/products")).header("content-type", "application/json").body(body).send()
+    };
+    let sku = unique("INT-");
+    let body = format!(r#"{{"sku":"{sku}","name":"Float","price_minor":150.0,"currency":"EUR","stock":1E1}}"#);
+    let response = post(body).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let product: Value = response.json().await.unwrap();
+    assert_eq!((product["price_minor"].as_i64(), product["stock"].as_i64()), (Some(150), Some(10)));
+    assert!(product["price_minor"].is_i64(), "answered as an integer: {product}");
+
+    for (spelling, stock) in [("-0", 0), ("2.000", 2), ("1e9", 1_000_000_000), ("25e-1", -1)] {
+        let patch = app
+            .client
+            .patch(app.url(&format!("/v1/products/{}", product["id"])))
+            .header("content-type", "application/merge-patch+json")
+            .body(format!(r#"{{"stock":{spelling}}}"#))
+            .send()
+            .await
+            .unwrap();
+        if stock < 0 {
+            let problem = assert_problem(patch, 422, "validation-error").await;
+            assert_eq!(problem["errors"][0]["field"], "stock", "{spelling}");
+        } else {
+            assert_eq!(patch.status(), 200, "{spelling}");
+            assert_eq!(patch.json::<Value>().await.unwrap()["stock"], stock, "{spelling}");
+        }
+    }
+    // Fractions and whole numbers out of range are refused, in any spelling.
+    for price in ["1.5", "1000000000001.0", "1e300", "-1.0"] {
+        let body =
+            format!(r#"{{"sku":"{}","name":"F","price_minor":{price},"currency":"EUR","stock":1}}"#, unique("F"));
+        let problem = assert_problem(post(body).await.unwrap(), 422, "validation-error").await;
+        assert_eq!(problem["errors"][0]["field"], "price_minor", "{price}");
+    }
 }
 
 async fn unknown_route_is_404_and_wrong_method_is_405_with_allow(app: TestApp) {
