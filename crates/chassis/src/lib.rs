@@ -7,13 +7,16 @@
 //! limits, timeout, load shedding) → the service's router → back out through
 //! [`problem`], which gives every error one RFC 9457 shape. [`body`] reads
 //! bounded bodies; [`cause`] maps upstream failures to 502/504.
-//! [`ops`] serves probes and metrics on a separate admin listener.
+//! [`ops`] serves probes and metrics on a separate admin listener; with the
+//! `openapi` feature, `openapi` documents what the middleware answers.
 
 pub mod body;
 pub mod cause;
 pub mod conditional;
 pub mod extract;
 pub mod middleware;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod query;

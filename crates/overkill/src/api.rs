@@ -38,7 +38,8 @@ struct ApiDoc;
 
 /// The API router and its OpenAPI document, generated from the handlers.
 pub fn router(state: AppState, settings: &HttpSettings) -> (Router, Arc<OpenApiDoc>) {
-    let (router, doc) = routes().split_for_parts();
+    let (router, mut doc) = routes().split_for_parts();
+    chassis::openapi::document_middleware_responses(&mut doc);
     let doc = Arc::new(doc);
     let served = doc.clone();
     let router = router.route("/openapi.json", get(move || serve_doc(served.clone()))).with_state(state);
@@ -48,7 +49,9 @@ pub fn router(state: AppState, settings: &HttpSettings) -> (Router, Arc<OpenApiD
 /// The OpenAPI document alone, as `/openapi.json` serves it; for
 /// `overkill openapi` and the tests, which need no database.
 pub fn document() -> OpenApiDoc {
-    routes::<AppState>().into_openapi()
+    let mut doc = routes::<AppState>().into_openapi();
+    chassis::openapi::document_middleware_responses(&mut doc);
+    doc
 }
 
 /// Every feature's routes, documented.
@@ -65,4 +68,81 @@ where
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
 async fn serve_doc(doc: Arc<OpenApiDoc>) -> Response {
     Json(doc.as_ref()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::document;
+
+    const API_MD: &str = include_str!("../../../docs/API.md");
+
+    /// docs/API.md states the limits the document states (which the
+    /// features' own tests tie to the code): every bounded body field and
+    /// query parameter has a row whose rule names its bounds.
+    #[test]
+    fn api_md_states_the_documents_limits() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let mut checked = 0;
+        for (name, schema) in documented_inputs(&doc) {
+            let Some(rule) = rule_for(&name) else { continue };
+            for expected in stated_bounds(&schema) {
+                assert!(rule.contains(&expected), "docs/API.md, `{name}`: {rule:?} does not say {expected:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 12, "only {checked} bounds found in docs/API.md");
+    }
+
+    /// (name, schema) of every body property and query parameter.
+    fn documented_inputs(doc: &Value) -> Vec<(String, Value)> {
+        let mut inputs = Vec::new();
+        for schema in doc["components"]["schemas"].as_object().unwrap().values() {
+            if let Some(properties) = schema["properties"].as_object() {
+                inputs.extend(properties.iter().map(|(name, schema)| (name.clone(), schema.clone())));
+            }
+        }
+        for item in doc["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                for param in operation["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] == "query" {
+                        inputs.push((param["name"].as_str().unwrap().to_owned(), param["schema"].clone()));
+                    }
+                }
+            }
+        }
+        inputs
+    }
+
+    /// The rule cell of the table row for `name`, with the spaces that group
+    /// digits removed ("1 000" → "1000").
+    fn rule_for(name: &str) -> Option<String> {
+        let row = API_MD.lines().find(|line| {
+            line.split('|').nth(1).is_some_and(|first| first.split(',').any(|cell| cell.trim() == format!("`{name}`")))
+        })?;
+        let rule = row.split('|').nth(2)?;
+        let chars: Vec<char> = rule.chars().collect();
+        let kept = chars.iter().enumerate().filter(|&(i, c)| {
+            !(*c == ' ' && i > 0 && chars[i - 1].is_ascii_digit() && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        });
+        Some(kept.map(|(_, c)| *c).collect())
+    }
+
+    /// How docs/API.md writes each bound of `schema`.
+    fn stated_bounds(schema: &Value) -> Vec<String> {
+        let mut bounds = Vec::new();
+        if let (Value::Number(min), Value::Number(max)) = (&schema["minimum"], &schema["maximum"]) {
+            bounds.push(format!("{min}..={max}"));
+        }
+        match (&schema["minLength"], &schema["maxLength"]) {
+            (Value::Number(min), Value::Number(max)) => bounds.push(format!("{min}–{max}")),
+            (Value::Null, Value::Number(max)) => bounds.push(format!("≤ {max}")),
+            _ => {}
+        }
+        if let Some(values) = schema["enum"].as_array().filter(|values| values.len() <= 10) {
+            bounds.extend(values.iter().map(|value| format!("`{}`", value.as_str().unwrap())));
+        }
+        bounds
+    }
 }

@@ -125,6 +125,14 @@ mod tests {
     }
 
     #[test]
+    fn the_document_lists_exactly_the_accepted_codes() {
+        let schema = serde_json::to_value(<Currency as utoipa::PartialSchema>::schema()).unwrap();
+        let listed: Vec<&str> = schema["enum"].as_array().unwrap().iter().map(|code| code.as_str().unwrap()).collect();
+        assert_eq!(listed, CODES.iter().map(|(code, _)| *code).collect::<Vec<_>>());
+        assert!(listed.iter().all(|code| Currency::parse(code).is_some()));
+    }
+
+    #[test]
     fn accepts_real_codes_only() {
         assert_eq!(Currency::parse("EUR").map(Currency::code), Some("EUR"));
         assert_eq!(Currency::parse("JPY").map(Currency::code), Some("JPY"));

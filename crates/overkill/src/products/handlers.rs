@@ -43,7 +43,6 @@ pub struct ProductPage {
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Unavailable or timed out", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObject) -> Result<Response, Problem> {
@@ -92,6 +91,7 @@ pub async fn get_one(
         (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Wrong media type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
     )

@@ -17,7 +17,7 @@ use crate::money::Currency;
 #[allow(dead_code)]
 pub struct CreateProduct {
     /// 1–64 characters of `[A-Za-z0-9._-]`, unique.
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "MUG-BLUE-330")]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$", example = "MUG-BLUE-330")]
     sku: String,
     /// 1–200 characters, no NUL, at least one of them not whitespace (the
     /// pattern lists Unicode's White_Space characters explicitly, as regex
@@ -228,6 +228,34 @@ mod tests {
         let problem = parse_new(&body).unwrap_err();
         let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["sku", "name", "price_minor", "currency", "stock"]);
+    }
+
+    /// The bodies' schemas in the OpenAPI document state the limits the
+    /// parsers apply (docs/API.md is checked against the document).
+    #[test]
+    fn the_document_states_these_limits() {
+        let create = serde_json::to_value(<CreateProduct as utoipa::PartialSchema>::schema()).unwrap();
+        let patch = serde_json::to_value(<ProductPatch as utoipa::PartialSchema>::schema()).unwrap();
+        for body in [&create, &patch] {
+            let field = |name: &str| &body["properties"][name];
+            assert_eq!(body["additionalProperties"], false);
+            assert_eq!(field("name")["maxLength"], MAX_NAME_CHARS);
+            assert_eq!(field("description")["maxLength"], MAX_DESCRIPTION_CHARS);
+            assert_eq!(field("price_minor")["maximum"], MAX_PRICE_MINOR);
+            assert_eq!(field("stock")["maximum"], MAX_STOCK);
+            for name in ["price_minor", "stock"] {
+                assert_eq!(field(name)["minimum"], 0, "{name}");
+            }
+        }
+        assert_eq!(create["properties"]["sku"]["maxLength"], Sku::MAX_LEN);
+        let required: Vec<&str> = create["required"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        assert_eq!(required, ["sku", "name", "price_minor", "currency", "stock"]);
+        // Only description may be null in a patch, and nothing is required.
+        for (name, schema) in patch["properties"].as_object().unwrap() {
+            let nullable = schema["type"].as_array().is_some_and(|types| types.contains(&Value::from("null")));
+            assert_eq!(nullable, name == "description", "{name}: {schema}");
+        }
+        assert!(patch.get("required").is_none());
     }
 
     #[test]

@@ -179,13 +179,42 @@ fn like_pattern(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn params_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    /// The parameters in the OpenAPI document state the limits `parse`
+    /// applies (docs/API.md is checked against the document).
+    #[test]
+    fn the_document_states_these_limits() {
+        let params = ListParams::into_params(|| None);
+        let schema = |name: &str| {
+            let param = params.iter().find(|p| p.name == name).unwrap();
+            serde_json::to_value(param.schema.as_ref().unwrap()).unwrap()
+        };
+        assert_eq!(
+            (schema("limit")["minimum"].as_u64(), schema("limit")["maximum"].as_u64()),
+            (Some(1), Some(MAX_LIMIT as u64))
+        );
+        assert_eq!(schema("q")["maxLength"], MAX_Q_CHARS);
+        for name in ["min_price", "max_price"] {
+            assert_eq!(
+                (schema(name)["minimum"].as_i64(), schema(name)["maximum"].as_i64()),
+                (Some(0), Some(MAX_PRICE_MINOR))
+            );
+        }
+        let documented: Vec<String> =
+            schema("sort")["enum"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+        for sort in &documented {
+            assert!(ListQuery::parse(&params_of(&[("sort", sort)])).is_ok(), "{sort}");
+        }
+        assert_eq!(documented.len(), 5, "every Sort variant: {documented:?}");
     }
 
     #[test]
     fn reports_every_bad_parameter() {
-        let problem = ListQuery::parse(&params(&[("limit", "0"), ("sort", "size"), ("in_stock", "yes")])).unwrap_err();
+        let problem =
+            ListQuery::parse(&params_of(&[("limit", "0"), ("sort", "size"), ("in_stock", "yes")])).unwrap_err();
         assert_eq!(problem.errors.len(), 3);
     }
 
