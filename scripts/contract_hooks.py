@@ -8,7 +8,7 @@ Generated cases therefore never send a cursor the service did not issue:
 this hook drops such a `cursor` from the query before the call. An empty
 cursor (which the schema forbids) is kept, so negative cases still send it.
 The API suite covers real, tampered and foreign cursors
-(crates/overkill/tests/api/listing.rs).
+(crates/overkill/tests/api/listing.rs and orders.rs).
 """
 
 import schemathesis

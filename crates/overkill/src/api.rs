@@ -84,7 +84,7 @@ where
 }
 
 /// This document (OpenAPI 3.1).
-#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", operation_id = "openapi",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
 async fn serve_doc(doc: Arc<OpenApiDoc>) -> Response {
     Json(doc.as_ref()).into_response()

@@ -35,7 +35,7 @@ pub struct OrderPage<'a> {
 
 /// Place an order.
 #[utoipa::path(
-    post, path = "/v1/orders", tag = "orders",
+    post, path = "/v1/orders", tag = "orders", operation_id = "place_order",
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
         pattern = "^[\\x20-\\x7e]+$", description = "Places the order at most once per key; a retry gets the first answer")),
     request_body(content = CreateOrder, content_type = "application/json"),
@@ -77,7 +77,7 @@ pub async fn create(
 
 /// Get one order.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}", tag = "orders",
+    get, path = "/v1/orders/{id}", tag = "orders", operation_id = "get_order",
     params(("id" = i64, Path, minimum = 1, description = "Order id"),
         ("If-None-Match" = Option<String>, Header, nullable = false,
             description = "304 when it lists the current ETag, or is `*`")),
@@ -105,7 +105,7 @@ pub async fn get_one(
 
 /// Cancel an order, returning its stock.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    post, path = "/v1/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order",
     params(("id" = i64, Path, minimum = 1, description = "Order id"),
         ("If-Match" = Option<String>, Header, nullable = false,
             description = "Cancel only if this is the current ETag, or `*` for any"),
@@ -151,7 +151,7 @@ pub async fn cancel(
 
 /// List orders, a page at a time.
 #[utoipa::path(
-    get, path = "/v1/orders", tag = "orders",
+    get, path = "/v1/orders", tag = "orders", operation_id = "list_orders",
     params(ListParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),

@@ -33,7 +33,7 @@ pub struct ProductPage {
 
 /// Create a product.
 #[utoipa::path(
-    post, path = "/v1/products", tag = "products",
+    post, path = "/v1/products", tag = "products", operation_id = "create_product",
     request_body(content = CreateProduct, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ProductView,
@@ -54,7 +54,7 @@ pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObj
 
 /// Get one product.
 #[utoipa::path(
-    get, path = "/v1/products/{id}", tag = "products",
+    get, path = "/v1/products/{id}", tag = "products", operation_id = "get_product",
     params(("id" = i64, Path, minimum = 1, description = "Product id"),
         ("If-None-Match" = Option<String>, Header, nullable = false,
             description = "304 when it lists the current ETag, or is `*`")),
@@ -78,7 +78,7 @@ pub async fn get_one(
 
 /// Change a product with a JSON merge patch.
 #[utoipa::path(
-    patch, path = "/v1/products/{id}", tag = "products",
+    patch, path = "/v1/products/{id}", tag = "products", operation_id = "patch_product",
     params(("id" = i64, Path, minimum = 1, description = "Product id"),
         ("If-Match" = Option<String>, Header, nullable = false,
             description = "Change only if this is the current ETag, or `*` for any")),
@@ -124,7 +124,7 @@ pub async fn patch(
 
 /// Delete a product.
 #[utoipa::path(
-    delete, path = "/v1/products/{id}", tag = "products",
+    delete, path = "/v1/products/{id}", tag = "products", operation_id = "delete_product",
     params(("id" = i64, Path, minimum = 1, description = "Product id"),
         ("If-Match" = Option<String>, Header, nullable = false,
             description = "Delete only if this is the current ETag, or `*` for any")),
@@ -161,7 +161,7 @@ pub async fn delete(
 
 /// List products, a page at a time.
 #[utoipa::path(
-    get, path = "/v1/products", tag = "products",
+    get, path = "/v1/products", tag = "products", operation_id = "list_products",
     params(ListParams),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),

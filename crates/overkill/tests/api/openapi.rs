@@ -31,12 +31,15 @@ async fn openapi_is_valid_and_lists_every_route(app: TestApp) {
         assert!(!promised || paths.keys().any(|path| path.contains(planned)), "info.description: {description}");
     }
     let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
             assert!(METHODS.contains(&method.as_str()), "{method} {path}");
             let responses = operation["responses"].as_object().unwrap();
             assert!(!responses.is_empty(), "{method} {path} documents no response");
             documented.insert((method.to_uppercase(), path.clone()));
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(operation_ids.insert(id.to_owned()), "operationId {id:?} of {method} {path} is not unique");
         }
     }
     let expected: BTreeSet<(String, String)> = [
@@ -45,6 +48,10 @@ async fn openapi_is_valid_and_lists_every_route(app: TestApp) {
         ("GET", "/v1/products/{id}"),
         ("PATCH", "/v1/products/{id}"),
         ("DELETE", "/v1/products/{id}"),
+        ("POST", "/v1/orders"),
+        ("GET", "/v1/orders"),
+        ("GET", "/v1/orders/{id}"),
+        ("POST", "/v1/orders/{id}/cancel"),
         ("GET", "/openapi.json"),
     ]
     .iter()

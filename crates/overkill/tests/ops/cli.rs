@@ -121,8 +121,9 @@ fn migrate_applies_once_and_exits() {
     let url = sqlite_url(&dir);
     let first = overkill(&["migrate"], &[("DATABASE_URL", &url)]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    // SQLite has two migrations (create, then name the constraints).
-    assert!(String::from_utf8_lossy(&first.stderr).contains(r#""applied":2"#));
+    // SQLite has three migrations (create products, name their
+    // constraints, create orders).
+    assert!(String::from_utf8_lossy(&first.stderr).contains(r#""applied":3"#));
     let second = overkill(&["migrate", "--database-url", &url], &[]);
     assert!(String::from_utf8_lossy(&second.stderr).contains(r#""applied":0"#));
 }

@@ -136,7 +136,7 @@ async fn concurrent_migrations_apply_once() {
         applied.push(run.await.unwrap());
     }
     applied.sort_unstable();
-    assert_eq!(applied, [0, 0, 0, 1], "exactly one instance applied the migration");
+    assert_eq!(applied, [0, 0, 0, 2], "exactly one instance applied the (two) migrations");
 
     let app = spawn_app_on(url, |c| c.migrate_on_start = false).await;
     app.create_ok(&new_product("Migrated", 1, 1)).await;
