@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::on_both_backends;
-use crate::support::{TestApp, assert_problem, unique};
+use overkill::config::DatabaseUrl;
+
+use crate::support::{Backend, TestApp, assert_problem, is_external, spawn_app, spawn_app_on, unique};
 
 on_both_backends!(
     an_order_takes_stock_snapshots_products_and_cancels_once,
@@ -333,21 +335,46 @@ async fn fifty_requests_with_one_key_make_one_order(app: TestApp) {
     assert_eq!(stock(&app, item).await, 993, "its stock taken once");
 }
 
-/// The race of docs/API.md's invariant: 240 concurrent orders of 2–5 lines
+/// The race of docs/API.md's invariant on one service (see [`race`]).
+async fn concurrent_orders_and_cancels_never_oversell(app: TestApp) {
+    race(&[&app]).await;
+}
+
+/// The same race against three instances of the service sharing one
+/// PostgreSQL database, as it is scaled out: each request goes to the next
+/// instance in turn. (In-process only: the twin runs as one instance.)
+#[tokio::test]
+async fn three_instances_on_one_postgres_never_oversell() {
+    if is_external() {
+        eprintln!("three instances: in-process only");
+        return;
+    }
+    let first = spawn_app(Backend::Postgres).await;
+    let url = first.database.as_ref().unwrap().url().to_owned();
+    let second = spawn_app_on(DatabaseUrl::Postgres(url.clone().into()), |_| {}).await;
+    let third = spawn_app_on(DatabaseUrl::Postgres(url.into()), |_| {}).await;
+    race(&[&first, &second, &third]).await;
+}
+
+/// The race behind docs/API.md's invariant: 240 concurrent orders of 2–5 lines
 /// over 6 products whose stock is far below the demand, with cancels of
 /// placed orders and If-Match stock edits interleaved. Afterwards, for
 /// every product: initial stock + edits = current stock + units in placed
 /// orders; every 201 is a stored order, and nothing else answered but 201,
 /// 409 insufficient-stock, 200 cancels and 200/412 edits.
-async fn concurrent_orders_and_cancels_never_oversell(app: TestApp) {
+/// Its requests are spread over `apps`: one service, or several instances
+/// of it on one database.
+async fn race(apps: &[&TestApp]) {
     const INITIAL: i64 = 60;
+    let app = apps[0];
+    let bases: Vec<String> = apps.iter().map(|app| app.base.clone()).collect();
     let mut products = Vec::new();
     for _ in 0..6 {
         products.push(product(&app, 100, "EUR", INITIAL).await);
     }
     let mut tasks = JoinSet::new();
     for n in 0..240_usize {
-        let (client, base, products) = (app.client.clone(), app.base.clone(), products.clone());
+        let (client, base, products) = (app.client.clone(), bases[n % bases.len()].clone(), products.clone());
         tasks.spawn(async move {
             // 2–5 distinct products, in a shuffled order, 1–4 units each.
             let count = 2 + n % 4;
@@ -439,7 +466,8 @@ async fn concurrent_orders_and_cancels_never_oversell(app: TestApp) {
         );
     }
     eprintln!(
-        "race: {} placed ({cancelled} of them cancelled), {refused} refused for stock, {} stock edits",
+        "race on {} instance(s): {} placed ({cancelled} of them cancelled), {refused} refused for stock, {} stock edits",
+        apps.len(),
         placed_ids.len(),
         edits.values().sum::<i64>() / 10
     );

@@ -10,6 +10,7 @@ mod support;
 
 mod cli;
 mod connections;
+mod durability;
 mod lifecycle;
 mod limits;
 mod observability;
