@@ -370,7 +370,7 @@ async fn race(apps: &[&TestApp]) {
     let bases: Vec<String> = apps.iter().map(|app| app.base.clone()).collect();
     let mut products = Vec::new();
     for _ in 0..6 {
-        products.push(product(&app, 100, "EUR", INITIAL).await);
+        products.push(product(app, 100, "EUR", INITIAL).await);
     }
     let mut tasks = JoinSet::new();
     for n in 0..240_usize {
@@ -457,7 +457,7 @@ async fn race(apps: &[&TestApp]) {
         }
     }
     for id in &products {
-        let current = stock(&app, *id).await;
+        let current = stock(app, *id).await;
         assert!(current >= 0);
         assert_eq!(
             INITIAL + edits.get(id).copied().unwrap_or(0),
