@@ -41,7 +41,7 @@ func TestLinesShape(t *testing.T) {
 
 func TestUnknownMembersAreNamedWithTheirPath(t *testing.T) {
 	for body, field := range map[string]string{
-		`{"lines":[{"product_id":1,"quantity":1}],"zeta":1,"alpha":2}`:                        "alpha",
+		`{"lines":[{"product_id":1,"quantity":1}],"zeta":1,"alpha":2}`:                         "alpha",
 		`{"lines":[{"product_id":1,"quantity":1},{"product_id":2,"quantity":1,"colour":"r"}]}`: "lines[1].colour",
 		`{"lines":[{"product_id":1,"quantity":1,"b":1,"a":1}]}`:                                "lines[0].a",
 		`{"Lines":[]}`: "Lines", `{"lines":[{"Product_ID":1,"quantity":1}]}`: "lines[0].Product_ID",
