@@ -12,6 +12,19 @@ use crate::problem::Problem;
 #[derive(Debug)]
 pub struct JsonObject(pub Map<String, Value>);
 
+/// A JSON object body sent as `application/json`, with the bytes it was
+/// read from (an idempotency key's fingerprint hashes them).
+#[derive(Debug)]
+pub struct JsonObjectBytes {
+    pub object: Map<String, Value>,
+    pub bytes: bytes::Bytes,
+}
+
+/// A body of any type, as bytes: for operations that take none but must
+/// still tell requests apart (an idempotency key's fingerprint).
+#[derive(Debug)]
+pub struct BodyBytes(pub bytes::Bytes);
+
 /// A JSON merge patch (RFC 7396) body: `application/merge-patch+json` or
 /// `application/json`.
 #[derive(Debug)]
@@ -26,6 +39,24 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
         require_media_type(request.headers(), &[JSON])?;
         read_object(request).await.map(Self)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for BodyBytes {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
+        body::read_all(request.into_body()).await.map(Self)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonObjectBytes {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
+        require_media_type(request.headers(), &[JSON])?;
+        let bytes = body::read_all(request.into_body()).await?;
+        parse_object(&bytes).map(|object| Self { object, bytes })
     }
 }
 
@@ -55,8 +86,11 @@ fn require_media_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), Prob
 }
 
 async fn read_object(request: Request) -> Result<Map<String, Value>, Problem> {
-    let bytes = body::read_all(request.into_body()).await?;
-    match serde_json::from_slice::<Value>(&bytes) {
+    parse_object(&body::read_all(request.into_body()).await?)
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(Problem::malformed_json("the body must be a JSON object")),
         Err(error) => Err(Problem::malformed_json(format!("the body is not valid JSON: {error}"))),

@@ -14,6 +14,7 @@ pub mod body;
 pub mod cause;
 pub mod conditional;
 pub mod extract;
+pub mod idempotency;
 pub mod middleware;
 #[cfg(feature = "openapi")]
 pub mod openapi;

@@ -39,6 +39,11 @@ pub struct Problem {
     /// The offending field, for unknown-field problems.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Further members a kind of problem defines (RFC 9457 §3.2), such as
+    /// `short_lines` for insufficient stock.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
     /// Why it happened, for the access log line only; never sent.
     #[serde(skip)]
     pub cause: Option<String>,
@@ -78,6 +83,7 @@ impl Problem {
             request_id: None,
             errors: Vec::new(),
             field: None,
+            extensions: serde_json::Map::new(),
             cause: None,
         }
     }
@@ -184,6 +190,17 @@ impl Problem {
     /// 504: an upstream or provider did not answer in time.
     pub fn gateway_timeout(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::GATEWAY_TIMEOUT, "gateway-timeout", "Gateway timeout", detail)
+    }
+
+    /// The body as the client sees it, for the request at `instance` with
+    /// id `request_id`: what the problem middleware writes, and what an
+    /// idempotent replay must repeat byte for byte.
+    pub fn render_body(&mut self, instance: &str, request_id: Option<&str>) -> Vec<u8> {
+        self.instance = Some(instance.to_owned());
+        self.request_id = request_id.map(str::to_owned);
+        // Invariant: a Problem is strings, numbers and lists and maps of
+        // them, which always serialise; the empty fallback is unreachable.
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     /// The HTTP status as a [`StatusCode`].

@@ -12,6 +12,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::idempotency::IdempotencyStore;
+use crate::orders::{self, OrderStore};
 use crate::products::{self, ProductStore};
 
 /// What handlers can extract with `State<…>`.
@@ -19,6 +21,10 @@ use crate::products::{self, ProductStore};
 pub struct AppState {
     /// The product repository.
     pub products: ProductStore,
+    /// The order repository.
+    pub orders: OrderStore,
+    /// Idempotency keys.
+    pub keys: IdempotencyStore,
 }
 
 impl FromRef<AppState> for ProductStore {
@@ -27,12 +33,24 @@ impl FromRef<AppState> for ProductStore {
     }
 }
 
+impl FromRef<AppState> for OrderStore {
+    fn from_ref(state: &AppState) -> Self {
+        state.orders.clone()
+    }
+}
+
+impl FromRef<AppState> for IdempotencyStore {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "overkill", description = "A products catalogue: create, read, change, list and delete products."),
+    info(title = "overkill", description = "A products catalogue (create, read, change, list and delete products) and orders that take stock atomically, placed at most once per Idempotency-Key."),
     paths(serve_doc),
     components(schemas(chassis::Problem, chassis::FieldError)),
-    tags((name = "products", description = "The product catalogue"))
+    tags((name = "products", description = "The product catalogue"), (name = "orders", description = "Orders and their stock"))
 )]
 struct ApiDoc;
 
@@ -59,8 +77,10 @@ fn routes<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ProductStore: FromRef<S>,
+    OrderStore: FromRef<S>,
+    IdempotencyStore: FromRef<S>,
 {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router()).merge(orders::router())
 }
 
 /// This document (OpenAPI 3.1).

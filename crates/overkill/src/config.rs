@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chassis::HttpSettings;
 use chassis::telemetry::LogFormat;
@@ -45,6 +46,8 @@ pub struct Config {
     pub log_level: String,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
+    /// How long an idempotency key's answer is kept.
+    pub idempotency_ttl: Duration,
     /// Benchmark only: MiB of live heap to hold (see `crate::ballast`).
     pub ballast_mb: usize,
 }
@@ -83,6 +86,7 @@ impl Default for Config {
             log_format: LogFormat::Json,
             log_level: String::new(),
             migrate_on_start: false,
+            idempotency_ttl: Duration::ZERO,
             ballast_mb: 0,
         };
         spec::apply_defaults(SETTINGS, &mut config);

@@ -1,16 +1,22 @@
-//! The overkill service: a products catalogue over HTTP, on PostgreSQL or
-//! embedded SQLite, built on the [`chassis`].
+//! The overkill service: a products catalogue and orders over HTTP, on
+//! PostgreSQL or embedded SQLite, built on the [`chassis`].
 //!
 //! Where a request goes: `chassis::server` → `chassis::middleware` →
-//! [`api`] (routes) → a feature's `handlers` (e.g. [`products`]) → its
-//! `store` → [`db`] (PostgreSQL or SQLite).
+//! [`api`] (routes) → a feature's `handlers` ([`products`], [`orders`]) →
+//! its `store` → [`db`] (PostgreSQL or SQLite). Orders guard their writes
+//! with [`idempotency`] keys, stored in the same transactions.
 
 pub mod api;
 mod ballast;
 pub mod cli;
 pub mod config;
+mod cursor;
 pub mod db;
+pub mod idempotency;
+mod json;
 pub mod money;
+pub mod orders;
+mod path_id;
 pub mod products;
 pub mod runtime;
 pub mod startup;

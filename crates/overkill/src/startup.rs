@@ -17,6 +17,8 @@ use crate::api::{self, AppState};
 use crate::ballast;
 use crate::config::Config;
 use crate::db::Database;
+use crate::idempotency::IdempotencyStore;
+use crate::orders::OrderStore;
 use crate::products::ProductStore;
 
 /// Why the application did not start. `main` maps each cause to its own
@@ -57,6 +59,7 @@ pub struct Application {
     shutdown: Shutdown,
     openapi: Arc<OpenApi>,
     metrics: PrometheusHandle,
+    keys: IdempotencyStore,
     db: Database,
 }
 
@@ -77,7 +80,13 @@ impl Application {
         }
 
         let shutdown = Shutdown::new();
-        let state = AppState { products: ProductStore::new(db.clone()) };
+        // A claim older than any request may run belongs to a dead process.
+        let keys = IdempotencyStore::new(db.clone(), config.idempotency_ttl, config.http.request_timeout * 2);
+        let state = AppState {
+            products: ProductStore::new(db.clone()),
+            orders: OrderStore::new(db.clone()),
+            keys: keys.clone(),
+        };
         let (api, openapi) = api::router(state, &config.http);
         let admin =
             ops::router(Ops { readiness: Arc::new(db.clone()), shutdown: shutdown.clone(), metrics: metrics.clone() });
@@ -98,6 +107,7 @@ impl Application {
             shutdown,
             openapi,
             metrics,
+            keys,
             db,
         })
     }
@@ -127,6 +137,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let admin_stop = Shutdown::new();
         tokio::spawn(chassis::telemetry::run_metrics_upkeep(self.metrics, admin_stop.clone()));
+        let sweep_stop = admin_stop.clone();
+        tokio::spawn(self.keys.sweep_until(async move { sweep_stop.wait().await }));
         let admin = tokio::spawn({
             // The admin listener stops when the API drain is over, with no
             // grace of its own: nothing balances traffic onto it.

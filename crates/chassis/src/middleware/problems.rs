@@ -30,12 +30,7 @@ pub(super) async fn render(request: Request, next: Next) -> Response {
         None if is_bare_error(&response) => problem_for_status(response.status(), &path),
         None => return response,
     };
-    problem.instance = Some(path);
-    problem.request_id = request_id.map(|id| id.as_str().to_owned());
-
-    // Invariant: a Problem is strings, numbers and lists of them, which
-    // always serialise; the empty fallback is unreachable.
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let body = problem.render_body(&path, request_id.as_ref().map(RequestId::as_str));
     let (mut parts, _) = response.into_parts();
     parts.status = problem.status_code();
     let headers = &mut parts.headers;

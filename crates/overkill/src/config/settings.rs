@@ -139,6 +139,18 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         kind: Kind::Value(|c, v| set(&mut c.http.shutdown_timeout, millis(v, 1))),
     },
     SettingSpec {
+        key: "idempotency_ttl_secs",
+        env: Some("OVERKILL_IDEMPOTENCY_TTL_SECS"),
+        flag: Some("idempotency-ttl-secs"),
+        value_name: "S",
+        default: Some("86400"),
+        doc: "how long an `Idempotency-Key`'s answer is kept for replay, 60..=2592000 (30 days); \
+              expired keys are swept in batches of 1000 a minute",
+        kind: Kind::Value(|c, v| {
+            set(&mut c.idempotency_ttl, bounded(v, 60, 2_592_000).map(|s| Duration::from_secs(s as u64)))
+        }),
+    },
+    SettingSpec {
         key: "log_format",
         env: Some("OVERKILL_LOG_FORMAT"),
         flag: Some("log-format"),

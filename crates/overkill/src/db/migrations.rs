@@ -16,11 +16,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_products",
-    sql: include_str!("../../migrations/postgres/0001_create_products.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_products",
+        sql: include_str!("../../migrations/postgres/0001_create_products.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "create_orders",
+        sql: include_str!("../../migrations/postgres/0002_create_orders.sql"),
+    },
+];
 
 const SQLITE: &[Migration] = &[
     Migration {
@@ -33,6 +40,11 @@ const SQLITE: &[Migration] = &[
         version: 2,
         name: "name_product_constraints",
         sql: include_str!("../../migrations/sqlite/0002_name_product_constraints.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "create_orders",
+        sql: include_str!("../../migrations/sqlite/0003_create_orders.sql"),
     },
 ];
 

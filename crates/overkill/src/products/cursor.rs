@@ -1,13 +1,8 @@
-//! The keyset cursor: base64url(JSON payload) + "." + a checksum of the
-//! payload. The payload holds the sort, the last row's sort key and id, and
-//! a fingerprint of the filters, so a cursor cannot be replayed against
-//! another query. The checksum catches edits and truncation; it is not a
-//! signature, and needs not be: a forged cursor only moves the page start
-//! within results the client may list anyway — provided its contents are
-//! checked like any input, which [`decode`] does.
+//! The products' keyset cursor, sealed by [`crate::cursor`]. The payload
+//! holds the sort, the last row's sort key and id, and a fingerprint of the
+//! filters, so a cursor cannot be replayed against another query; [`decode`]
+//! checks its contents like any input.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::listing::{After, Filters, Sort};
@@ -43,14 +38,7 @@ pub fn encode(sort: Sort, filters: &Filters, last: &Product) -> String {
         Sort::PriceAsc | Sort::PriceDesc => SortKey::Number(last.fields.price_minor),
         Sort::NameAsc => SortKey::Text(last.fields.name.clone()),
     };
-    seal(&CursorPayload { s: sort, k: key, i: last.id, f: fingerprint(filters) })
-}
-
-/// base64url(JSON) "." FNV-1a of the JSON. Serialising this payload (plain
-/// fields, string keys) cannot fail; an empty cursor would only be refused.
-fn seal(payload: &CursorPayload) -> String {
-    let json = serde_json::to_vec(payload).unwrap_or_default();
-    format!("{}.{:016x}", URL_SAFE_NO_PAD.encode(&json), fnv1a(&json))
+    crate::cursor::seal(&CursorPayload { s: sort, k: key, i: last.id, f: fingerprint(filters) })
 }
 
 /// The row `cursor` continues after, if it is intact, was made for this
@@ -58,12 +46,7 @@ fn seal(payload: &CursorPayload) -> String {
 /// checksum is no signature: a client can forge a cursor, so its contents
 /// are checked like any other input (the Go twin applies the same rules).
 pub fn decode(cursor: &str, sort: Sort, filters: &Filters) -> Option<After> {
-    let (data, checksum) = cursor.split_once('.')?;
-    let json = URL_SAFE_NO_PAD.decode(data).ok()?;
-    if format!("{:016x}", fnv1a(&json)) != checksum {
-        return None;
-    }
-    let payload: CursorPayload = serde_json::from_slice(&json).ok()?;
+    let payload: CursorPayload = crate::cursor::open(cursor)?;
     if payload.s != sort || payload.f != fingerprint(filters) || payload.i < 1 {
         return None;
     }
@@ -102,14 +85,7 @@ fn fingerprint(filters: &Filters) -> String {
         number(filters.max_price),
         u8::from(filters.in_stock)
     );
-    format!("{:016x}", fnv1a(text.as_bytes()))
-}
-
-/// FNV-1a, 64 bit. Hand-written (six lines) because the cursor needs a hash
-/// that is stable across Rust releases and processes, which std's hashers
-/// do not promise.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+    crate::cursor::fingerprint(&text)
 }
 
 #[cfg(test)]
@@ -121,7 +97,7 @@ mod tests {
         let filters = Filters::default();
         let payload =
             CursorPayload { s: Sort::NameAsc, k: SortKey::Text("Mug".into()), i: 7, f: fingerprint(&filters) };
-        let cursor = seal(&payload);
+        let cursor = crate::cursor::seal(&payload);
         assert_eq!(decode(&cursor, Sort::NameAsc, &filters), Some(After::Name("Mug".into(), 7)));
         assert_eq!(decode(&cursor, Sort::PriceAsc, &filters), None);
         let other = Filters { in_stock: true, ..filters.clone() };
@@ -132,7 +108,7 @@ mod tests {
 
     /// A cursor with a valid checksum, as a client could forge one.
     fn forged(sort: Sort, key: SortKey, id: i64) -> String {
-        seal(&CursorPayload { s: sort, k: key, i: id, f: fingerprint(&Filters::default()) })
+        crate::cursor::seal(&CursorPayload { s: sort, k: key, i: id, f: fingerprint(&Filters::default()) })
     }
 
     #[test]

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::cursor;
-use super::id::canonical_decimal;
 use super::model::{MAX_PRICE_MINOR, Product};
+use crate::path_id::canonical_decimal;
 
 /// Page size bounds.
 const DEFAULT_LIMIT: usize = 20;

@@ -15,7 +15,7 @@ use axum::extract::FromRef;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use model::{Product, ProductView};
+pub use model::{MAX_STOCK, Product, ProductView};
 pub use store::ProductStore;
 
 /// The `/v1/products` routes, documented.

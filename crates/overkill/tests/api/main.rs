@@ -11,3 +11,4 @@ mod crud;
 mod errors;
 mod listing;
 mod openapi;
+mod orders;

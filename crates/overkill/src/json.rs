@@ -1,0 +1,48 @@
+//! Reading values from JSON bodies the same way in every feature.
+
+use serde_json::Value;
+
+/// A JSON number whose value is a whole number in `min..=max`, however it
+/// is spelled: `2`, `2.0`, `2e0` and `-0` are integers, as JSON Schema
+/// counts them (and as JavaScript cannot tell them apart); `2.5` is not. A
+/// number with a fraction or exponent is read as a correctly rounded double
+/// (serde_json's `float_roundtrip`, as Go's parser), as JSON parsers do; a
+/// spelling past 2^53 that is not plain digits is refused rather than
+/// rounded into range.
+pub fn whole_number(value: &Value, min: i64, max: i64) -> Option<i64> {
+    let whole = match value.as_i64() {
+        Some(n) => n,
+        None => {
+            let x = value.as_f64().filter(|x| x.fract() == 0.0 && x.abs() <= MAX_EXACT)?;
+            x as i64
+        }
+    };
+    (min..=max).contains(&whole).then_some(whole)
+}
+
+/// 2^53: every whole double up to here is the integer it spells.
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_whole_numbers_in_any_spelling() {
+        let read = |text: &str| whole_number(&serde_json::from_str(text).unwrap(), 0, 1_000_000_000);
+        for (text, whole) in [("0", 0), ("-0", 0), ("-0.0", 0), ("7", 7), ("1.0", 1), ("1e2", 100), ("2.50e1", 25)] {
+            assert_eq!(read(text), Some(whole), "{text}");
+        }
+        assert_eq!(read("1e9"), Some(1_000_000_000));
+        for text in ["-1", "-1.0", "1.5", "25e-1", "1e300", "1000000001", "1000000000.5", "99999999999999999999"] {
+            assert_eq!(read(text), None, "{text}");
+        }
+        for text in [r#""1""#, "true", "null", "[1]"] {
+            assert_eq!(read(text), None, "{text}");
+        }
+        let id = |text: &str| whole_number(&serde_json::from_str(text).unwrap(), 1, i64::MAX);
+        assert_eq!(id("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(id("9.2e18"), None, "past 2^53 only plain digits are exact");
+        assert_eq!(id("4.5e15"), Some(4_500_000_000_000_000));
+    }
+}
