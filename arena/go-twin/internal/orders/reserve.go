@@ -47,7 +47,7 @@ func reserve(req []LineRequest, rows []StockRow) (lines []Line, total int64, cur
 	currency = found[0].Currency
 	for i := 1; i < len(req); i++ {
 		if cur := found[i].Currency; cur != currency {
-			c.add(linePath(i)+".product_id", "is priced in "+cur+", not "+currency+" like lines[0]")
+			c.add(linePath(i)+".product_id", "is priced in "+cur+", lines[0] in "+currency)
 		}
 	}
 	if p := c.problem(); p != nil {
@@ -57,7 +57,7 @@ func reserve(req []LineRequest, rows []StockRow) (lines []Line, total int64, cur
 		total += found[i].PriceMinor * l.Quantity // ≤ 50 × 10^12 × 1000: no overflow
 	}
 	if total > maxTotalMinor {
-		c.add("lines", "the order total must be at most 9007199254740991")
+		c.add("lines", "the order's total would exceed 9007199254740991 minor units")
 		return nil, 0, "", c.problem()
 	}
 	var short []ShortLine
@@ -77,16 +77,18 @@ func reserve(req []LineRequest, rows []StockRow) (lines []Line, total int64, cur
 	return lines, total, currency, nil
 }
 
-// restorable reports whether adding each line's quantity back keeps every
-// (still existing) product within maxStock; rows are the locked products,
-// sorted by id; a product deleted since is skipped.
-func restorable(lines []Line, rows []StockRow) bool {
+// restock checks that adding each line's quantity back keeps every (still
+// existing) product within maxStock, else the 409 conflict; rows are the
+// locked products, sorted by id; a product deleted since is skipped.
+func restock(lines []Line, rows []StockRow) *httpx.Problem {
 	for i := range lines {
-		if r := findRow(rows, lines[i].ProductID); r != nil && r.Stock+lines[i].Quantity > maxStock {
-			return false
+		l := &lines[i]
+		if r := findRow(rows, l.ProductID); r != nil && r.Stock+l.Quantity > maxStock {
+			return httpx.Conflict("returning " + strconv.FormatInt(l.Quantity, 10) + " units to product " +
+				strconv.FormatInt(r.ID, 10) + " would take its stock past 1000000000; lower its stock first")
 		}
 	}
-	return true
+	return nil
 }
 
 func findRow(rows []StockRow, id int64) *StockRow {
@@ -112,9 +114,9 @@ func insufficientStock(short []ShortLine) *httpx.Problem {
 		ext = append(ext, '}')
 	}
 	ext = append(ext, ']')
-	detail := "1 line asks for more than its product has"
+	detail := "one line asks for more than is in stock"
 	if len(short) > 1 {
-		detail = strconv.Itoa(len(short)) + " lines ask for more than their products have"
+		detail = strconv.Itoa(len(short)) + " lines ask for more than is in stock"
 	}
 	return &httpx.Problem{Slug: "insufficient-stock", Title: "Insufficient stock", Status: 409, Detail: detail, Ext: ext}
 }

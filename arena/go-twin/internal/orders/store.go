@@ -209,9 +209,8 @@ func (s *Store) Cancel(ctx context.Context, id int64, ifMatch string, conditiona
 		if err != nil {
 			return err
 		}
-		if !restorable(o.Lines, rows) {
-			return finish(ctx, tx, outcome{problem: httpx.Conflict(
-				"cancelling would raise a product's stock past 1000000000; lower its stock first")})
+		if p := restock(o.Lines, rows); p != nil {
+			return finish(ctx, tx, outcome{problem: p})
 		}
 		_, err = tx.Exec(ctx, `WITH stock AS (
   UPDATE products p SET stock = p.stock + v.q, version = p.version + 1, updated_at = $1

@@ -22,8 +22,8 @@ const (
 const (
 	msgRequired    = "is required"
 	msgLines       = "must be an array of 1–50 lines"
-	msgLine        = "must be an object"
-	msgProductID   = "must be an integer from 1 to 9223372036854775807"
+	msgLine        = "must be an object with product_id and quantity"
+	msgProductID   = "must be a product id, an integer of at least 1"
 	msgQuantity    = "must be an integer from 1 to 1000"
 	msgCustomerRef = "must be 1–64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'"
 )
@@ -67,6 +67,14 @@ func ParseCreate(raw []byte) (NewOrder, *httpx.Problem) {
 	}
 	var c collector
 	var no NewOrder
+	// Errors in the Rust service's order: customer_ref, then the lines.
+	if raw := b.CustomerRef; raw != nil && !products.IsNull(raw) {
+		if s, ok := checkCustomerRef(raw); ok {
+			no.CustomerRef = &s
+		} else {
+			c.add("customer_ref", msgCustomerRef)
+		}
+	}
 	elems, linesOK := splitLines(b.Lines, &c)
 	if linesOK {
 		for i, el := range elems {
@@ -75,13 +83,6 @@ func ParseCreate(raw []byte) (NewOrder, *httpx.Problem) {
 			}
 		}
 		no.Lines = parseLines(elems, &c)
-	}
-	if raw := b.CustomerRef; raw != nil && !products.IsNull(raw) {
-		if s, ok := checkCustomerRef(raw); ok {
-			no.CustomerRef = &s
-		} else {
-			c.add("customer_ref", msgCustomerRef)
-		}
 	}
 	if p := c.problem(); p != nil {
 		return NewOrder{}, p
@@ -112,9 +113,11 @@ func splitLines(raw json.RawMessage, c *collector) ([]json.RawMessage, bool) {
 	return elems, true
 }
 
-// parseLines validates each line; a product repeated names the later line.
+// parseLines validates each line. A line whose product an earlier valid
+// line already orders names that line ("repeats the product of lines[0]");
+// as in the Rust service, only a line valid in both members is compared.
 func parseLines(elems []json.RawMessage, c *collector) []LineRequest {
-	lines := make([]LineRequest, len(elems))
+	lines := make([]LineRequest, len(elems)) // by index; zero where invalid
 	for i, el := range elems {
 		path := linePath(i)
 		var lb lineBody
@@ -122,34 +125,38 @@ func parseLines(elems []json.RawMessage, c *collector) []LineRequest {
 			c.add(path, msgLine)
 			continue
 		}
+		id, idOK := products.CheckInt(lb.ProductID, math.MaxInt64)
 		switch {
 		case lb.ProductID == nil || products.IsNull(lb.ProductID):
 			c.add(path+".product_id", msgRequired)
-		default:
-			id, ok := products.CheckInt(lb.ProductID, math.MaxInt64)
-			switch first := firstLineOf(lines[:i], id); {
-			case !ok || id < 1:
-				c.add(path+".product_id", msgProductID)
-			case first >= 0:
-				c.add(path+".product_id", "repeats the product of "+linePath(first))
-			default:
-				lines[i].ProductID = id
-			}
+			idOK = false
+		case !idOK || id < 1:
+			c.add(path+".product_id", msgProductID)
+			idOK = false
 		}
-		switch q, ok := products.CheckInt(lb.Quantity, maxQuantity); {
+		q, qOK := products.CheckInt(lb.Quantity, maxQuantity)
+		switch {
 		case lb.Quantity == nil || products.IsNull(lb.Quantity):
 			c.add(path+".quantity", msgRequired)
-		case !ok || q < 1:
+			qOK = false
+		case !qOK || q < 1:
 			c.add(path+".quantity", msgQuantity)
-		default:
-			lines[i].Quantity = q
+			qOK = false
 		}
+		if !idOK || !qOK {
+			continue
+		}
+		if first := firstLineOf(lines[:i], id); first >= 0 {
+			c.add(path+".product_id", "repeats the product of "+linePath(first))
+			continue
+		}
+		lines[i] = LineRequest{ProductID: id, Quantity: q}
 	}
 	return lines
 }
 
 // firstLineOf returns the index of the line ordering id, or -1: a linear
-// scan, no map, for at most 50 lines (lines left 0 by an error never match).
+// scan, no map, for at most 50 lines (invalid lines are zero: never a match).
 func firstLineOf(lines []LineRequest, id int64) int {
 	for j := range lines {
 		if lines[j].ProductID == id {
