@@ -31,7 +31,8 @@ type Config struct {
 	ShutdownTimeout       time.Duration // after the grace: in-flight requests finish, then force-close
 	LogLevel              slog.Level
 	LogOff                bool
-	BallastMB             int // benchmark only: MiB of live heap to hold
+	BallastMB             int           // benchmark only: MiB of live heap to hold
+	IdempotencyTTL        time.Duration // how long an Idempotency-Key and its answer are kept
 }
 
 type configError struct{ name, value, reason string }
@@ -104,6 +105,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.DrainGrace = msOrZero("OVERKILL_DRAIN_GRACE_MS", "5000")
 	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000")
 	c.BallastMB = int(integer("OVERKILL_BALLAST_MB", "0", 0, 64*1024))
+	c.IdempotencyTTL = time.Duration(integer("OVERKILL_IDEMPOTENCY_TTL_SECS", "86400", 60, maxIdempotencyTTLSecs)) * time.Second
 	lvl := get("OVERKILL_LOG_LEVEL", "info")
 	if level, off, ok := parseLogLevel(lvl); ok {
 		c.LogLevel, c.LogOff = level, off
@@ -115,6 +117,10 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	}
 	return c, nil
 }
+
+// maxIdempotencyTTLSecs: keys are kept at most 30 days (the Rust service's
+// bound; its least is 60 s).
+const maxIdempotencyTTLSecs = 30 * 86_400
 
 // maxDurationMS is the longest duration setting accepted: one day.
 const maxDurationMS = 86_400_000

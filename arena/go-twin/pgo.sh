@@ -2,10 +2,11 @@
 # Refreshes default.pgo, the profile Go builds the twin with (go build uses a
 # default.pgo in the main package by itself; Go 1.21+). It builds a
 # profiling twin (-tags pgoprofile), runs it against a throwaway PostgreSQL
-# seeded with 1000 products, drives the arena's scenario mix at it (GET one,
-# GET a list of 50, POST create; each over HTTP/1.1 with wrk and over h2c
-# with h2load, SECONDS each; POST over HTTP/1.1 only), and writes the CPU profile of that run to
-# default.pgo. Needs wrk and h2load (apt-get install wrk nghttp2-client).
+# seeded with 1000 products (and 100 with stock 10^9 to order), drives the
+# arena's scenario mix at it (GET one, GET a list of 50, POST create, POST an
+# order of 1 and of 5 lines; each over HTTP/1.1 with wrk and over h2c with
+# h2load, SECONDS each; POST create over HTTP/1.1 only), and writes the CPU
+# profile of that run to default.pgo. Needs wrk and h2load (apt-get install wrk nghttp2-client).
 # Usage: arena/go-twin/pgo.sh [SECONDS]   (default 5; commit the result)
 set -euo pipefail
 secs=${1:-5}
@@ -32,6 +33,10 @@ DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/pgo" "$tmp/go-twin" migrate
   SELECT 'SEED-' || i, 'Mug ' || i, 'mug ' || i, 'A mug for tea', 100 + i, 'EUR', i % 50, 1,
          now() - i * interval '1 second', now() - i * interval '1 second'
   FROM generate_series(1, 1000) AS i"
+"${psql[@]}" -d pgo -c "INSERT INTO products (sku, name, name_folded, description, price_minor, currency, stock, version, created_at, updated_at)
+  SELECT 'ORD-' || i, 'Cup ' || i, 'cup ' || i, NULL, 200 + i, 'EUR', 1000000000, 1, now(), now()
+  FROM generate_series(1, 100) AS i"
+first_order_id=$("${psql[@]}" -d pgo -Atc "SELECT min(id) FROM products WHERE sku LIKE 'ORD-%'")
 id=$("${psql[@]}" -d pgo -Atc 'SELECT min(id) FROM products')
 
 # Log level warn as in the arena, so the bound address is not logged: pick it.
@@ -59,11 +64,37 @@ request = function()
 end
 LUA
 
+# Orders of 1 and of 5 distinct products out of the 100 stocked ones.
+for lines in 1 5; do
+  cat >"$tmp/order$lines.lua" <<LUA
+local first, lines = $first_order_id, $lines
+request = function()
+  local picked, items = {}, {}
+  while #items < lines do
+    local id = first + math.random(0, 99)
+    if not picked[id] then
+      picked[id] = true
+      items[#items + 1] = '{"product_id":' .. id .. ',"quantity":1}'
+    end
+  end
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+    '{"lines":[' .. table.concat(items, ",") .. '],"customer_ref":"pgo"}')
+end
+LUA
+  python3 -c 'import json, sys; first, n = map(int, sys.argv[1:]); print(json.dumps({"lines": [{"product_id": first + 7 * i, "quantity": 1} for i in range(n)]}))' \
+    "$first_order_id" "$lines" >"$tmp/order$lines.json"
+done
+
 for path in "/v1/products/$id" "/v1/products?limit=50"; do
   wrk -t1 -c64 -d"${secs}s" "$base$path" | grep -E 'Requests/sec|Non-2xx' || true
   h2load -c4 -m16 -D "$secs" "$base$path" | grep -E '^finished|^status codes' || true
 done
 wrk -t1 -c64 -d"${secs}s" -s "$tmp/post.lua" "$base/v1/products" | grep -E 'Requests/sec|Non-2xx' || true
+for lines in 1 5; do
+  wrk -t1 -c64 -d"${secs}s" -s "$tmp/order$lines.lua" "$base/v1/orders" | grep -E 'Requests/sec|Non-2xx' || true
+  h2load -c4 -m16 -D "$secs" -d "$tmp/order$lines.json" -H 'content-type: application/json' "$base/v1/orders" |
+    grep -E '^finished|^status codes' || true
+done
 
 kill -TERM "$twin_pid"
 wait "$twin_pid" || true

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"overkill/arena/go-twin/internal/httpx"
+	"overkill/arena/go-twin/internal/orders"
 	"overkill/arena/go-twin/internal/products"
 )
 
@@ -68,7 +69,8 @@ func run() int {
 	}
 	defer pool.Close()
 
-	store := products.NewStore(pool)
+	store := products.NewStore(pool, orders.Schema...)
+	orderStore := orders.NewStore(pool, store, cfg.IdempotencyTTL, cfg.RequestTimeout)
 	if command == "migrate" {
 		if err := store.EnsureSchema(ctx); err != nil {
 			logger.Error("failed to apply the schema", "error", err)
@@ -91,7 +93,13 @@ func run() int {
 	var draining atomic.Bool
 
 	api := http.NewServeMux()
-	products.NewHandler(store, httpx.BodyLimits{MaxBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.BodyReadTimeout}, logger).Register(api)
+	bodyLimits := httpx.BodyLimits{MaxBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.BodyReadTimeout}
+	products.NewHandler(store, bodyLimits, logger).Register(api)
+	orders.NewHandler(orderStore, bodyLimits, logger).Register(api)
+	// Expired idempotency keys: at most 1000 a minute, until shutdown.
+	go orderStore.SweepEvery(ctx, time.Minute, func(err error) {
+		logger.Warn("idempotency key sweep failed", "error", err)
+	})
 	apiHandler := apiStack(api, cfg, logger, metrics)
 
 	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger}).handler()

@@ -33,6 +33,8 @@ class Arena:
         self.oha = None
         self.protocols = ("h1", "h2")
         self.product_id = {}
+        self.order_product_ids = {}  # twin -> ids of the products orders are placed for
+        self.order_bodies = {}  # twin -> {order scenario: body file}
         self.tools = {}
         self.pg_version = None
 
@@ -140,6 +142,7 @@ class Arena:
             self._idle_memory()
         self.bodies = write_bodies(os.path.join(self.tmp, f"bodies-{self.plan.body_lines}.txt"),
                                    self.plan.body_lines, "x")
+        self._write_order_bodies()
         loads = [s for s in LOAD_SCENARIOS if self.plan.wants(s)]
         if loads:
             self._loads(loads)
@@ -152,6 +155,7 @@ class Arena:
             svc.start()
             ids = scenarios.seed(svc)
             self.product_id[twin] = ids[len(ids) // 2]
+            self.order_product_ids[twin] = scenarios.seed_order_products(svc)
             self._probe_h2(svc)
         finally:
             svc.stop()
@@ -189,8 +193,22 @@ class Arena:
                     self.raw["idle_rss_kb"].setdefault(twin, []).append(kb)
 
     # ---- loads -------------------------------------------------------------
+    def _write_order_bodies(self):
+        """Per twin (its own product ids), per order scenario, a file of bodies."""
+        for twin in TWINS:
+            ids = self.order_product_ids.get(twin)
+            if not ids:
+                continue
+            for scenario, lines in scenarios.ORDER_SCENARIOS.items():
+                if self.plan.wants(scenario):
+                    path = os.path.join(self.tmp, f"{scenario}-{twin}.txt")
+                    self.order_bodies.setdefault(twin, {})[scenario] = \
+                        scenarios.write_order_bodies(path, scenarios.ORDER_BODY_LINES, ids, lines)
+
     def _targets(self, twin):
-        return scenarios.Targets(self.product_id[base_twin(twin)], self.bodies)
+        base = base_twin(twin)
+        return scenarios.Targets(self.product_id[base], self.bodies,
+                                 self.order_bodies.get(base))
 
     def _block(self, twin, scenario, rates, ballast_mb=0):
         """One fresh service, one scenario, every protocol (ballast: HTTP/1.1 only).
@@ -223,8 +241,12 @@ class Arena:
     def _block_once(self, twin, scenario, rates, ballast_mb):
         svc = self._service(twin, ballast_mb=ballast_mb)
         db = f"arena_{base_twin(twin)}"
-        reset = ((lambda: scenarios.clean_load_rows(self.pg, db)) if scenario == "create"
-                 else (lambda: None))
+        if scenario == "create":
+            reset = lambda: scenarios.clean_load_rows(self.pg, db)  # noqa: E731
+        elif scenario in scenarios.ORDER_SCENARIOS:
+            reset = lambda: scenarios.clean_order_rows(self.pg, db)  # noqa: E731
+        else:
+            reset = lambda: None  # noqa: E731
         protocols = ("h1",) if ballast_mb else self.protocols
         try:
             svc.start()

@@ -3,8 +3,10 @@ import argparse
 from dataclasses import dataclass, field
 
 ALL_STEPS = ("build", "size", "cold_start", "memory", "get_one", "list", "create",
-             "ballast", "code")
-LOAD_SCENARIOS = ("get_one", "list", "create")
+             "order1", "order5", "ballast", "code")
+LOAD_SCENARIOS = ("get_one", "list", "create", "order1", "order5")
+# The scenarios that write rows, which are removed after each load (about 2 s).
+WRITE_SCENARIOS = ("create", "order1", "order5")
 SERVICE_CORE, LOAD_CORE = "1", "0"
 
 # The columns: the Rust service, the Go twin built by Go 1.24 (the essay's
@@ -111,7 +113,7 @@ def estimate_minutes(plan, protocols=2):
     seconds = 0.0
     for s in LOAD_SCENARIOS:
         if plan.wants(s):
-            block = protocols * per_load + 2 + (2 * protocols if s == "create" else 0)
+            block = protocols * per_load + 2 + (2 * protocols if s in WRITE_SCENARIOS else 0)
             seconds += 2 * plan.repeats * twins * block  # saturation and fixed rate
     if plan.wants("ballast"):
         seconds += plan.repeats * tuned * (per_load + 3)
@@ -119,7 +121,7 @@ def estimate_minutes(plan, protocols=2):
         seconds += plan.repeats * tuned * 2
     if plan.wants("cold_start"):
         seconds += plan.cold_starts * twins * 0.3
-    seconds += 15 + twins * 8  # PostgreSQL, seeding 1000 products per twin
+    seconds += 15 + twins * 9  # PostgreSQL, seeding 1000 + 100 products per twin
     return seconds / 60
 
 

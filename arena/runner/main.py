@@ -5,7 +5,7 @@ import signal
 import sys
 import time
 
-from . import build, machine, report
+from . import build, machine, report, scenarios
 from .arena import Arena
 from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED_ENV, GO_TWINS, LOAD_CORE,
                      MAX_REPEATS, SERVICE_CORE, estimate_minutes, parse_args, plan_for,
@@ -135,7 +135,8 @@ def _method(plan):
         "every twin on this 2-core machine.",
         "One throwaway PostgreSQL cluster, fsync=off and synchronous_commit=off "
         "(the disk is not what is measured); each twin has its own database, seeded "
-        "with 1000 products through the API. Pool size 16, log level warn, for all.",
+        "with 1000 products (and 100 for the order scenarios) through the API. Pool "
+        "size 16, log level warn, for all.",
         "Order: the twins take turns block by block; each round (one repeat of one step) "
         "rotates the order by one (Rust, Go 1.24, Go 1.26; then Go 1.24, Go 1.26, Rust; "
         "...), so over three rounds every twin runs once in every position. The order of "
@@ -152,6 +153,12 @@ def _method(plan):
         "with distinct SKUs; a repeated SKU gets 409 (share in latest.json, "
         "conflict_share). Rows created by a load are deleted after each block.",
         "GET one: the same seeded product each time. List: GET /v1/products?limit=50.",
+        f"POST order, 1 and 5 lines: oha -Z sends a random line of a file of "
+        f"{scenarios.ORDER_BODY_LINES:,} bodies, each ordering 1 unit of 1 (or 5 distinct) "
+        f"of {scenarios.ORDER_PRODUCTS} products seeded with stock "
+        f"{scenarios.ORDER_STOCK:,} (no order is ever short), no Idempotency-Key (oha "
+        "cannot vary a header per request). After each load the orders are removed and "
+        "the stock put back.",
         f"Ballast: OVERKILL_BALLAST_MB={plan.ballast_mb}, GET one over HTTP/1.1 at the "
         "GET-one fixed rate.",
         f"GC-tuned Go (memory and large-heap rows only, labelled): {tuned}, as for a "

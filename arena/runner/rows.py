@@ -13,7 +13,8 @@ from .config import GC_TUNED, GC_TUNED_LABEL, GO_TWINS, TWINS
 from .stats import summarize
 
 SCENARIO_LABEL = {"get_one": "GET one product", "list": "GET list of 50",
-                  "create": "POST create"}
+                  "create": "POST create", "order1": "POST order, 1 line",
+                  "order5": "POST order, 5 lines"}
 PROTO_LABEL = {"h1": "HTTP/1.1", "h2": "HTTP/2"}
 GROUP_ORDER = ("cpu", "latency", "memory", "throughput", "build")
 TUNED_OF = {base: tuned for tuned, base in GC_TUNED.items()}

@@ -4,6 +4,8 @@ Every block starts a fresh service (so VmHWM is the peak of that block alone),
 warms it up, and runs its loads; the twins alternate block by block (A/B/A/B)
 so that drift of the machine hits both.
 """
+import os
+import random
 import statistics
 import time
 
@@ -12,6 +14,15 @@ from .util import http_request
 
 SEED_PRODUCTS = 1000
 LOAD_SKU_PREFIX = "ld-"
+# The order scenarios order from their own products, stocked so that no order
+# is ever short during a run (an order takes 1 unit per line; the stock is
+# reset after each load), spread over ORDER_PRODUCTS rows so that the loads
+# measure the services, not 64 requests queueing for one row lock.
+ORDER_PRODUCTS = 100
+ORDER_SKU_PREFIX = "ord-"
+ORDER_STOCK = 1_000_000_000
+ORDER_SCENARIOS = {"order1": 1, "order5": 5}  # scenario -> lines per order
+ORDER_BODY_LINES = 50_000  # distinct draws of products per body file
 
 
 def seed(service, count=SEED_PRODUCTS):
@@ -27,6 +38,56 @@ def seed(service, count=SEED_PRODUCTS):
             raise RuntimeError(f"{service.name}: seeding failed with HTTP {status}: {doc}")
         ids.append(doc["id"])
     return ids
+
+
+def seed_order_products(service, count=ORDER_PRODUCTS):
+    """Creates the products the order scenarios order; returns their ids."""
+    ids = []
+    for i in range(count):
+        body = {"sku": f"{ORDER_SKU_PREFIX}{i:03d}", "name": f"Order product {i}",
+                "price_minor": 100 + i, "currency": "EUR", "stock": ORDER_STOCK}
+        status, doc = http_request(service.port, "POST", "/v1/products", body)
+        if status != 201 or not doc or "id" not in doc:
+            raise RuntimeError(f"{service.name}: seeding failed with HTTP {status}: {doc}")
+        ids.append(doc["id"])
+    return ids
+
+
+def write_order_bodies(path, count, product_ids, lines, seed=1):
+    """`count` POST /v1/orders bodies, one JSON object per line, each ordering
+    1 unit of `lines` distinct products drawn at random from product_ids (the
+    same draw for every twin: a fixed seed)."""
+    rng = random.Random(seed)
+    with open(path + ".part", "w") as f:
+        for i in range(count):
+            picks = rng.sample(product_ids, lines)
+            items = ",".join('{"product_id":%d,"quantity":1}' % p for p in picks)
+            f.write('{"lines":[%s],"customer_ref":"load-%d"}\n' % (items, i % 1000))
+    os.replace(path + ".part", path)
+    return path
+
+
+def clean_order_rows(pg, db):
+    """Removes the orders a load placed and puts the order products' stock back,
+    so each load sees the same tables. Any twin's order tables: every table of
+    the public schema whose name starts with "order" (orders, order_lines, …)."""
+    tables = [t for t in pg.psql(
+        "SELECT quote_ident(table_name) FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE' "
+        "AND table_name LIKE 'order%'", db).splitlines() if t]
+    if tables:
+        pg.psql(f"TRUNCATE {', '.join(tables)} CASCADE", db)
+    stocked = [t for t in pg.psql(
+        "SELECT quote_ident(c.table_schema) || '.' || quote_ident(c.table_name) "
+        "FROM information_schema.columns c JOIN information_schema.columns s "
+        "ON s.table_schema = c.table_schema AND s.table_name = c.table_name "
+        "AND s.column_name = 'stock' WHERE c.column_name = 'sku' "
+        "AND c.table_schema NOT IN ('pg_catalog', 'information_schema')", db).splitlines() if t]
+    for table in stocked:
+        pg.psql(f"UPDATE {table} SET stock = {ORDER_STOCK} "
+                f"WHERE sku LIKE '{ORDER_SKU_PREFIX}%'", db)
+        # Every order rewrote its products' rows: FULL, as after a create load.
+        pg.psql(f"VACUUM FULL ANALYZE {table}", db)
 
 
 def clean_load_rows(pg, db):
@@ -63,9 +124,10 @@ def idle_rss_kb(service):
 class Targets:
     """URLs and request options per scenario, for one running service."""
 
-    def __init__(self, product_id, body_file):
+    def __init__(self, product_id, body_file, order_bodies=None):
         self.product_id = product_id
         self.body_file = body_file
+        self.order_bodies = order_bodies or {}  # scenario -> body file
 
     def request(self, scenario, port):
         base = f"http://127.0.0.1:{port}"
@@ -76,6 +138,9 @@ class Targets:
         if scenario == "create":
             return {"url": f"{base}/v1/products", "method": "POST",
                     "body_file": self.body_file}
+        if scenario in ORDER_SCENARIOS:
+            return {"url": f"{base}/v1/orders", "method": "POST",
+                    "body_file": self.order_bodies[scenario]}
         raise ValueError(scenario)
 
 

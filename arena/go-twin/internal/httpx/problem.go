@@ -22,6 +22,9 @@ type Problem struct {
 	Detail string
 	Errors []FieldError
 	Field  string // unknown-field extension; empty when absent
+	// Ext holds further members a kind of problem defines (RFC 9457 §3.2),
+	// rendered: `"short_lines":[…]`, appended after the standard ones.
+	Ext []byte
 }
 
 func (p *Problem) Error() string { return p.Slug + ": " + p.Detail }
@@ -70,6 +73,10 @@ func (p *Problem) AppendJSON(b []byte, instance, requestID string) []byte {
 	if p.Field != "" {
 		b = append(b, `,"field":`...)
 		b = AppendString(b, p.Field)
+	}
+	if len(p.Ext) > 0 {
+		b = append(b, ',')
+		b = append(b, p.Ext...)
 	}
 	return append(b, '}')
 }
@@ -146,6 +153,10 @@ func Timeout(limit time.Duration) *Problem {
 	return &Problem{Slug: "timeout", Title: "Request timed out", Status: http.StatusServiceUnavailable,
 		Detail: fmt.Sprintf("the request took longer than %d ms", limit.Milliseconds())}
 }
+
+// RetryAfterOne sets Retry-After: 1 (every 503 has it; WriteProblem adds
+// it there), for the other answers that invite a retry.
+func RetryAfterOne(h http.Header) { h["Retry-After"] = retryAfter }
 
 // summary is "field: message" for one error, "N <noun>s are invalid" for more.
 func summary(errs []FieldError, noun string) string {

@@ -48,10 +48,15 @@ type Store struct {
 	pool        *pgxpool.Pool
 	schemaReady atomic.Bool
 	schemaLock  chan struct{} // a mutex that honours contexts
+	schema      []string      // the service's whole schema: products', then what other features add
 }
 
-func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, schemaLock: make(chan struct{}, 1)}
+// NewStore returns the products store; more are schema statements of the
+// features built on products (orders), applied after the products table,
+// in the same transaction.
+func NewStore(pool *pgxpool.Pool, more ...string) *Store {
+	schema := append(append([]string(nil), schemaStatements...), more...)
+	return &Store{pool: pool, schemaLock: make(chan struct{}, 1), schema: schema}
 }
 
 // EnsureSchema creates the table and indexes once per process, under a
@@ -74,7 +79,7 @@ func (s *Store) EnsureSchema(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
 			return err
 		}
-		for _, stmt := range schemaStatements {
+		for _, stmt := range s.schema {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return err
 			}

@@ -369,7 +369,9 @@ func wholeFloat(raw json.RawMessage, max int64) (int64, bool) {
 		return 0, false // a string, bool, null, object or array
 	}
 	x, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || x != math.Trunc(x) || x < 0 || x > float64(max) {
+	// float64(max) rounds up for a max past 2^53 (MaxInt64 becomes 2^63):
+	// 2^63 itself would pass the range check and wrap, so it is out too.
+	if err != nil || x != math.Trunc(x) || x < 0 || x > float64(max) || x >= 0x1p63 {
 		return 0, false
 	}
 	return int64(x), true
