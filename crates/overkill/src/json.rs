@@ -7,20 +7,21 @@ use serde_json::Value;
 /// counts them (and as JavaScript cannot tell them apart); `2.5` is not. A
 /// number with a fraction or exponent is read as a correctly rounded double
 /// (serde_json's `float_roundtrip`, as Go's parser), as JSON parsers do; a
-/// spelling past 2^53 that is not plain digits is refused rather than
-/// rounded into range.
+/// spelling that is not plain digits is refused from 2^53 on, where doubles
+/// no longer hold every integer, rather than rounded to a neighbour.
 pub fn whole_number(value: &Value, min: i64, max: i64) -> Option<i64> {
     let whole = match value.as_i64() {
         Some(n) => n,
         None => {
-            let x = value.as_f64().filter(|x| x.fract() == 0.0 && x.abs() <= MAX_EXACT)?;
+            let x = value.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < MAX_EXACT)?;
             x as i64
         }
     };
     (min..=max).contains(&whole).then_some(whole)
 }
 
-/// 2^53: every whole double up to here is the integer it spells.
+/// 2^53: every whole double below it is exactly the integer it spells; from
+/// it on, doubles skip integers (9007199254740993.0 reads as 2^53).
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
 #[cfg(test)]
@@ -44,5 +45,7 @@ mod tests {
         assert_eq!(id("9223372036854775807"), Some(i64::MAX));
         assert_eq!(id("9.2e18"), None, "past 2^53 only plain digits are exact");
         assert_eq!(id("4.5e15"), Some(4_500_000_000_000_000));
+        assert_eq!(id("9007199254740993.0"), None, "rounds to 2^53, which is not the id spelled");
+        assert_eq!(id("9007199254740991.0"), Some(9_007_199_254_740_991));
     }
 }

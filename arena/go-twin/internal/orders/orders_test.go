@@ -68,13 +68,14 @@ func TestValidCreate(t *testing.T) {
 }
 
 func TestProductIDRange(t *testing.T) {
-	for _, id := range []string{"0", "-1", "9223372036854775808", "9.223372036854775807e18", "1e19", "1.5", `"1"`, "true"} {
+	for _, id := range []string{"0", "-1", "9223372036854775808", "9.223372036854775807e18", "1e19", "1.5", `"1"`, "true",
+		"9.223372036854774784e18", "9007199254740993.0"} {
 		if _, p := ParseCreate([]byte(`{"lines":[{"product_id":` + id + `,"quantity":1}]}`)); p == nil || fields(p) != "lines[0].product_id" {
 			t.Errorf("%s: %+v", id, p)
 		}
 	}
-	// The largest double below 2^63 is whole and in range.
-	if no, p := ParseCreate([]byte(`{"lines":[{"product_id":9.223372036854774784e18,"quantity":1}]}`)); p != nil || no.Lines[0].ProductID != 9223372036854774784 {
+	// Past 2^53 only plain digits are exact; up to it any spelling is.
+	if no, p := ParseCreate([]byte(`{"lines":[{"product_id":4.5e15,"quantity":1}]}`)); p != nil || no.Lines[0].ProductID != 4500000000000000 {
 		t.Errorf("%+v %+v", no, p)
 	}
 }

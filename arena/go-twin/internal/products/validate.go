@@ -369,9 +369,11 @@ func wholeFloat(raw json.RawMessage, max int64) (int64, bool) {
 		return 0, false // a string, bool, null, object or array
 	}
 	x, err := strconv.ParseFloat(string(raw), 64)
-	// float64(max) rounds up for a max past 2^53 (MaxInt64 becomes 2^63):
-	// 2^63 itself would pass the range check and wrap, so it is out too.
-	if err != nil || x != math.Trunc(x) || x < 0 || x > float64(max) || x >= 0x1p63 {
+	// Past 2^53 a double is not the integer its text spells (an id written
+	// 9007199254740993.0 reads as ...992): only plain digits are exact
+	// there, as in the Rust service. This also keeps float64(max), which
+	// rounds up for a max past 2^53, out of the range check.
+	if err != nil || x != math.Trunc(x) || x < 0 || x > float64(max) || x >= 0x1p53 {
 		return 0, false
 	}
 	return int64(x), true
