@@ -16,6 +16,7 @@ pub mod idempotency;
 mod json;
 pub mod money;
 pub mod orders;
+mod page;
 mod path_id;
 pub mod products;
 pub mod runtime;

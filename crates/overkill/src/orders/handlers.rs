@@ -161,12 +161,7 @@ pub async fn cancel(
 pub async fn list(State(orders): State<OrderStore>, QueryParams(params): QueryParams) -> Result<Response, Problem> {
     let query = ListQuery::parse(&params)?;
     let mut page = orders.list(&query).await?;
-    let next_cursor = if page.len() > query.limit {
-        page.truncate(query.limit);
-        page.last().map(|last| query.cursor_after(last))
-    } else {
-        None
-    };
+    let next_cursor = crate::page::cut(&mut page, query.limit).map(|last| query.cursor_after(last));
     let items = page.iter().map(Order::view).collect();
     Ok(Json(OrderPage { items, next_cursor }).into_response())
 }

@@ -9,11 +9,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::model::{MAX_CUSTOMER_REF_LEN, Order, Status};
-use crate::path_id::canonical_decimal;
 use crate::timestamp;
-
-const DEFAULT_LIMIT: usize = 20;
-const MAX_LIMIT: usize = 100;
 
 /// Query parameters of the list, for the OpenAPI document.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -78,14 +74,7 @@ impl ListQuery {
         let mut invalid = |field: &str, message: &str| {
             errors.push(FieldError { field: field.to_owned(), message: message.to_owned() });
         };
-        let limit = match params.get("limit").map(|v| canonical_decimal(v)) {
-            None => DEFAULT_LIMIT,
-            Some(Some(n)) if (1..=MAX_LIMIT as u64).contains(&n) => n as usize,
-            Some(_) => {
-                invalid("limit", "must be an integer from 1 to 100");
-                DEFAULT_LIMIT
-            }
-        };
+        let limit = crate::page::limit(params, &mut invalid);
         let sort = match params.get("sort").map(String::as_str) {
             None | Some("-created_at") => Sort::Newest,
             Some("created_at") => Sort::Oldest,

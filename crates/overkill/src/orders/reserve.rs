@@ -5,8 +5,9 @@
 use chassis::{FieldError, Problem};
 use http::StatusCode;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
-use super::model::{MAX_TOTAL_MINOR, NewOrder, Order, OrderLine};
+use super::model::{MAX_TOTAL_MINOR, NewOrder, Order, OrderLine, Status};
 use crate::money::Currency;
 use crate::products::MAX_STOCK;
 
@@ -27,6 +28,23 @@ pub struct Reservation {
     pub lines: Vec<OrderLine>,
     pub total_minor: i64,
     pub currency: Currency,
+}
+
+impl Reservation {
+    /// The order it made, stored as `id` at `now`.
+    pub fn into_order(self, id: i64, customer_ref: Option<String>, now: OffsetDateTime) -> Order {
+        Order {
+            id,
+            status: Status::Placed,
+            customer_ref,
+            lines: self.lines,
+            total_minor: self.total_minor,
+            currency: self.currency,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// Checks `order` against its products' rows (`rows`, any order; the

@@ -171,12 +171,7 @@ pub async fn delete(
 pub async fn list(State(store): State<ProductStore>, QueryParams(params): QueryParams) -> Result<Response, Problem> {
     let query = ListQuery::parse(&params)?;
     let mut products = store.list(&query).await?;
-    let next_cursor = if products.len() > query.limit {
-        products.truncate(query.limit);
-        products.last().map(|last| query.cursor_after(last))
-    } else {
-        None
-    };
+    let next_cursor = crate::page::cut(&mut products, query.limit).map(|last| query.cursor_after(last));
     let items = products.iter().map(Product::view).collect();
     Ok(Json(ProductPage { items, next_cursor }).into_response())
 }

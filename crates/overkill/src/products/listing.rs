@@ -12,9 +12,7 @@ use super::cursor;
 use super::model::{MAX_PRICE_MINOR, Product};
 use crate::path_id::canonical_decimal;
 
-/// Page size bounds.
-const DEFAULT_LIMIT: usize = 20;
-const MAX_LIMIT: usize = 100;
+/// Longest `q`.
 const MAX_Q_CHARS: usize = 200;
 
 /// Query parameters of the list, for the OpenAPI document; the limits are
@@ -102,14 +100,7 @@ impl ListQuery {
         let mut invalid = |field: &str, message: &str| {
             errors.push(FieldError { field: field.to_owned(), message: message.to_owned() });
         };
-        let limit = match params.get("limit").map(|v| canonical_decimal(v)) {
-            None => DEFAULT_LIMIT,
-            Some(Some(n)) if (1..=MAX_LIMIT as u64).contains(&n) => n as usize,
-            Some(_) => {
-                invalid("limit", "must be an integer from 1 to 100");
-                DEFAULT_LIMIT
-            }
-        };
+        let limit = crate::page::limit(params, &mut invalid);
         let sort = match params.get("sort").map(String::as_str) {
             None => Sort::CreatedAsc,
             Some(text) => serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or_else(|_| {
@@ -194,7 +185,7 @@ mod tests {
         };
         assert_eq!(
             (schema("limit")["minimum"].as_u64(), schema("limit")["maximum"].as_u64()),
-            (Some(1), Some(MAX_LIMIT as u64))
+            (Some(1), Some(crate::page::MAX_LIMIT as u64))
         );
         assert_eq!(schema("q")["maxLength"], MAX_Q_CHARS);
         for name in ["min_price", "max_price"] {

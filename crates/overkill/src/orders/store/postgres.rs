@@ -49,17 +49,7 @@ pub async fn place(
     let id: i64 =
         tx.query_one(&insert, &[&new.customer_ref, &currency, &reservation.total_minor, &now]).await?.try_get(0)?;
     insert_lines(tx, id, &reservation.lines).await?;
-    Ok(Ok(Order {
-        id,
-        status: Status::Placed,
-        customer_ref: new.customer_ref.clone(),
-        lines: reservation.lines,
-        total_minor: reservation.total_minor,
-        currency: reservation.currency,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }))
+    Ok(Ok(reservation.into_order(id, new.customer_ref.clone(), now)))
 }
 
 /// Cancels order `id` in `tx`: see `OrderStore::cancel`.

@@ -54,17 +54,7 @@ pub fn place(conn: &Connection, new: &NewOrder, now: OffsetDateTime) -> Result<R
             line.quantity
         ])?;
     }
-    Ok(Ok(Order {
-        id,
-        status: Status::Placed,
-        customer_ref: new.customer_ref.clone(),
-        lines: reservation.lines,
-        total_minor: reservation.total_minor,
-        currency: reservation.currency,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }))
+    Ok(Ok(reservation.into_order(id, new.customer_ref.clone(), now)))
 }
 
 /// Cancels order `id` in the writer transaction `conn`; see `postgres::cancel`.
