@@ -55,9 +55,10 @@ pub(crate) struct KeyRow {
 }
 
 /// A held claim. Completing it is the guarded work's job, inside its
-/// transaction ([`Ticket::completion`]); dropped without [`Ticket::done`]
-/// (an error, or the request future dropped by a timeout or a closed
-/// connection), it is released in the background so a retry can run.
+/// transaction ([`Ticket::completion`]); on an error the handler releases
+/// it ([`Ticket::release`]); dropped without either (the request future
+/// dropped by a timeout or a closed connection), it is released in the
+/// background, so a retry can run in every case.
 pub struct Ticket {
     store: IdempotencyStore,
     completion: Completion,
@@ -173,6 +174,16 @@ impl Ticket {
     /// The guarded transaction committed: the key now holds its answer.
     pub fn done(mut self) {
         self.done = true;
+    }
+
+    /// The guarded work failed with nothing to keep (a 5xx): gives the key
+    /// up now, so a retry runs again. A release that fails leaves the claim
+    /// to go stale; the error is logged, and the request's own error wins.
+    pub async fn release(mut self) {
+        self.done = true;
+        if let Err(error) = self.store.release(&self.completion).await {
+            tracing::warn!(error = format!("{error:#}"), "failed to release an idempotency key");
+        }
     }
 }
 

@@ -69,10 +69,16 @@ pub async fn create(
         Claim::Reused => return Err(idempotency::reused()),
         Claim::InFlight => return Ok(idempotency::in_flight()),
     };
-    // On an error the ticket is dropped, which releases the key.
-    let response = orders.place(new, now, Some(ticket.completion()), answer).await?;
-    ticket.done();
-    Ok(response.to_response(false))
+    match orders.place(new, now, Some(ticket.completion()), answer).await {
+        Ok(response) => {
+            ticket.done();
+            Ok(response.to_response(false))
+        }
+        Err(error) => {
+            ticket.release().await;
+            Err(error.into())
+        }
+    }
 }
 
 /// Get one order.
@@ -144,9 +150,16 @@ pub async fn cancel(
         Claim::Reused => return Err(idempotency::reused()),
         Claim::InFlight => return Ok(idempotency::in_flight()),
     };
-    let response = orders.cancel(number, preconditions, now, Some(ticket.completion()), answer).await?;
-    ticket.done();
-    Ok(response.to_response(false))
+    match orders.cancel(number, preconditions, now, Some(ticket.completion()), answer).await {
+        Ok(response) => {
+            ticket.done();
+            Ok(response.to_response(false))
+        }
+        Err(error) => {
+            ticket.release().await;
+            Err(error.into())
+        }
+    }
 }
 
 /// List orders, a page at a time.

@@ -11,6 +11,7 @@ mod support;
 mod cli;
 mod connections;
 mod durability;
+mod idempotency;
 mod lifecycle;
 mod limits;
 mod observability;
