@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, Query};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -63,10 +64,7 @@ async fn rates(Extension(knobs): Extension<Arc<Knobs>>, uri: Uri) -> Response {
         return message(StatusCode::URI_TOO_LONG, "query too long");
     }
     let Ok(Query(query)) = Query::<RatesQuery>::try_from_uri(&uri) else {
-        return message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid query: only base and quotes, each at most once",
-        );
+        return message(StatusCode::UNPROCESSABLE_ENTITY, "invalid query: only base and quotes, each at most once");
     };
     let base = match currency(query.base.as_deref().unwrap_or("EUR")) {
         Ok(base) => base,
@@ -85,8 +83,12 @@ async fn rates(Extension(knobs): Extension<Arc<Knobs>>, uri: Uri) -> Response {
 
 async fn rate(
     Extension(knobs): Extension<Arc<Knobs>>,
-    Path((base, quote)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
+    // A segment that is not UTF-8 once decoded is no currency either.
+    let Ok(Path((base, quote))) = path else {
+        return message(StatusCode::UNPROCESSABLE_ENTITY, "invalid currency");
+    };
     match (currency(&base), currency(&quote)) {
         (Ok(base), Ok(quote)) => render(&[(base, quote)], &knobs, Shape::One),
         (Err(response), _) | (_, Err(response)) => response,
@@ -120,10 +122,7 @@ fn quote_list(list: &str) -> Result<Vec<&'static Currency>, Response> {
         return Ok(Vec::new());
     }
     if list.split(',').count() > MAX_QUOTES {
-        return Err(message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too many quotes: at most 50",
-        ));
+        return Err(message(StatusCode::UNPROCESSABLE_ENTITY, "too many quotes: at most 50"));
     }
     let mut quotes = list.split(',').map(currency).collect::<Result<Vec<_>, _>>()?;
     quotes.sort_by_key(|c| c.code);
@@ -168,21 +167,15 @@ fn render(rows: &[(&'static Currency, &'static Currency)], knobs: &Knobs, shape:
     let objects: Vec<String> = rows
         .iter()
         .map(|&(base, quote)| {
-            let (base, quote) = if knobs.malformed == Malformed::WrongPair {
-                wrong_pair(base, quote)
-            } else {
-                (base, quote)
-            };
+            let (base, quote) =
+                if knobs.malformed == Malformed::WrongPair { wrong_pair(base, quote) } else { (base, quote) };
             let value = rates::rate(base, quote, &knobs.date);
             let rate = match knobs.malformed {
                 Malformed::NanRate => "NaN".to_owned(),
                 Malformed::NegativeRate => number(-value),
                 _ => number(value),
             };
-            format!(
-                r#"{{"date":"{date}","base":"{}","quote":"{}","rate":{rate}}}"#,
-                base.code, quote.code
-            )
+            format!(r#"{{"date":"{date}","base":"{}","quote":"{}","rate":{rate}}}"#, base.code, quote.code)
         })
         .collect();
     let body = match shape {
@@ -193,10 +186,7 @@ fn render(rows: &[(&'static Currency, &'static Currency)], knobs: &Knobs, shape:
 }
 
 /// The pair the other way round; for a same-currency pair, another quote.
-fn wrong_pair(
-    base: &'static Currency,
-    quote: &'static Currency,
-) -> (&'static Currency, &'static Currency) {
+fn wrong_pair(base: &'static Currency, quote: &'static Currency) -> (&'static Currency, &'static Currency) {
     if base.code != quote.code {
         return (quote, base);
     }
@@ -231,10 +221,8 @@ fn json_typed(body: String) -> Response {
 fn truncated(body: Vec<u8>) -> Response {
     let length = body.len();
     let half = body[..length / 2].to_vec();
-    let chunks: [Result<Vec<u8>, std::io::Error>; 2] = [
-        Ok(half),
-        Err(std::io::Error::other("fx-sim: body truncated on purpose")),
-    ];
+    let chunks: [Result<Vec<u8>, std::io::Error>; 2] =
+        [Ok(half), Err(std::io::Error::other("fx-sim: body truncated on purpose"))];
     let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(JSON));

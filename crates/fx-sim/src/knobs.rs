@@ -248,13 +248,10 @@ impl FromStr for Malformed {
     type Err = KnobError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|mode| mode.as_str() == text)
-            .ok_or(KnobError {
-                knob: "malformed",
-                reason: "must be one of none, bad_json, negative_rate, nan_rate, wrong_pair, bad_date, truncated",
-            })
+        Self::ALL.into_iter().find(|mode| mode.as_str() == text).ok_or(KnobError {
+            knob: "malformed",
+            reason: "must be one of none, bad_json, negative_rate, nan_rate, wrong_pair, bad_date, truncated",
+        })
     }
 }
 
@@ -265,52 +262,29 @@ mod tests {
     #[test]
     fn a_patch_changes_only_what_it_names() {
         let knobs = Knobs::default();
-        let patch: KnobsPatch = serde_json::from_str(r#"{"error_rate": 0.5, "malformed": "nan_rate"}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let patch: KnobsPatch =
+            serde_json::from_str(r#"{"error_rate": 0.5, "malformed": "nan_rate"}"#).unwrap_or_else(|e| panic!("{e}"));
         let next = knobs.merged(patch).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(next.error_rate, 0.5);
         assert_eq!(next.malformed, Malformed::NanRate);
-        assert_eq!(
-            Knobs {
-                error_rate: 0.0,
-                malformed: Malformed::None,
-                ..next
-            },
-            knobs
-        );
+        assert_eq!(Knobs { error_rate: 0.0, malformed: Malformed::None, ..next }, knobs);
     }
 
     #[test]
     fn invalid_values_are_refused_with_the_knob_named() {
         let knobs = Knobs::default();
         let refused = |patch: KnobsPatch| knobs.merged(patch).err().map(|e| e.knob);
-        let error_rate = KnobsPatch {
-            error_rate: Some(1.5),
-            ..KnobsPatch::default()
-        };
+        let error_rate = KnobsPatch { error_rate: Some(1.5), ..KnobsPatch::default() };
         assert_eq!(refused(error_rate), Some("error_rate"));
-        let nan = KnobsPatch {
-            error_rate: Some(f64::NAN),
-            ..KnobsPatch::default()
-        };
+        let nan = KnobsPatch { error_rate: Some(f64::NAN), ..KnobsPatch::default() };
         assert_eq!(refused(nan), Some("error_rate"));
         for date in ["2026-13-01", "2026-1-01", "27/11/2026", "2026-11-27x", "２026-11-27"] {
-            let patch = KnobsPatch {
-                date: Some(date.to_owned()),
-                ..KnobsPatch::default()
-            };
+            let patch = KnobsPatch { date: Some(date.to_owned()), ..KnobsPatch::default() };
             assert_eq!(refused(patch), Some("date"), "{date}");
         }
-        let latency = KnobsPatch {
-            latency_ms: Some(MAX_DELAY_MS + 1),
-            ..KnobsPatch::default()
-        };
+        let latency = KnobsPatch { latency_ms: Some(MAX_DELAY_MS + 1), ..KnobsPatch::default() };
         assert_eq!(refused(latency), Some("latency_ms"));
-        let window = KnobsPatch {
-            outage_every_ms: Some(100),
-            outage_for_ms: Some(200),
-            ..KnobsPatch::default()
-        };
+        let window = KnobsPatch { outage_every_ms: Some(100), outage_for_ms: Some(200), ..KnobsPatch::default() };
         assert_eq!(refused(window), Some("outage_for_ms"));
     }
 
@@ -328,11 +302,7 @@ mod tests {
 
     #[test]
     fn periodic_outages_cover_the_start_of_each_period() {
-        let knobs = Knobs {
-            outage_every_ms: 1_000,
-            outage_for_ms: 200,
-            ..Knobs::default()
-        };
+        let knobs = Knobs { outage_every_ms: 1_000, outage_for_ms: 200, ..Knobs::default() };
         assert!(knobs.in_outage(0));
         assert!(knobs.in_outage(199));
         assert!(!knobs.in_outage(200));

@@ -86,12 +86,7 @@ impl Simulator {
             let _ = stopped.wait_for(|stopping| *stopping).await;
         });
         let task = tokio::spawn(std::future::IntoFuture::into_future(serve));
-        Ok(Self {
-            address,
-            shared,
-            stop,
-            task: Some(task),
-        })
+        Ok(Self { address, shared, stop, task: Some(task) })
     }
 
     /// The address it listens on.

@@ -75,10 +75,7 @@ fn main() -> ExitCode {
             return ExitCode::from(status::USAGE);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("fx-sim: failed to start the async runtime: {error}");
@@ -119,8 +116,7 @@ async fn run(listen: SocketAddr, knobs: Knobs) -> ExitCode {
 
 /// Resolves at the first SIGINT or SIGTERM.
 async fn stop_signal() -> std::io::Result<()> {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result,
         _ = terminate.recv() => Ok(()),

@@ -47,12 +47,7 @@ impl TokenBucket {
     /// A full bucket. `burst == 0` means a burst of one second's rate.
     pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
         let burst = if burst == 0 { rate.max(1) } else { burst };
-        Self {
-            rate,
-            burst,
-            units: u128::from(burst) * UNITS,
-            last: now,
-        }
+        Self { rate, burst, units: u128::from(burst) * UNITS, last: now }
     }
 
     /// Takes one token at `now` if there is one.
@@ -64,19 +59,10 @@ impl TokenBucket {
         if self.units >= UNITS {
             self.units -= UNITS;
             let missing = self.capacity() - self.units;
-            let reset_secs = if missing == 0 {
-                0
-            } else {
-                self.secs_until(UNITS - self.units % UNITS)
-            };
-            Decision::Allowed {
-                remaining: u64::try_from(self.units / UNITS).unwrap_or(u64::MAX),
-                reset_secs,
-            }
+            let reset_secs = if missing == 0 { 0 } else { self.secs_until(UNITS - self.units % UNITS) };
+            Decision::Allowed { remaining: u64::try_from(self.units / UNITS).unwrap_or(u64::MAX), reset_secs }
         } else {
-            Decision::Refused {
-                retry_after_secs: self.secs_until(UNITS - self.units),
-            }
+            Decision::Refused { retry_after_secs: self.secs_until(UNITS - self.units) }
         }
     }
 
@@ -85,12 +71,7 @@ impl TokenBucket {
     /// vendor-prefixed parameter (draft-ietf-httpapi-ratelimit-headers-10,
     /// which allows such parameters and has clients ignore them).
     pub fn policy(&self) -> Option<String> {
-        (self.rate > 0).then(|| {
-            format!(
-                "\"{POLICY}\";q={};w=1;fx-sim-burst={}",
-                self.rate, self.burst
-            )
-        })
+        (self.rate > 0).then(|| format!("\"{POLICY}\";q={};w=1;fx-sim-burst={}", self.rate, self.burst))
     }
 
     fn capacity(&self) -> u128 {
@@ -99,10 +80,7 @@ impl TokenBucket {
 
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_nanos();
-        self.units = self
-            .units
-            .saturating_add(elapsed.saturating_mul(u128::from(self.rate)))
-            .min(self.capacity());
+        self.units = self.units.saturating_add(elapsed.saturating_mul(u128::from(self.rate))).min(self.capacity());
         self.last = now;
     }
 
@@ -118,13 +96,8 @@ impl TokenBucket {
 pub fn service_limit(decision: Decision) -> Option<String> {
     match decision {
         Decision::Unlimited => None,
-        Decision::Allowed {
-            remaining,
-            reset_secs,
-        } => Some(format!("\"{POLICY}\";r={remaining};t={reset_secs}")),
-        Decision::Refused { retry_after_secs } => {
-            Some(format!("\"{POLICY}\";r=0;t={retry_after_secs}"))
-        }
+        Decision::Allowed { remaining, reset_secs } => Some(format!("\"{POLICY}\";r={remaining};t={reset_secs}")),
+        Decision::Refused { retry_after_secs } => Some(format!("\"{POLICY}\";r=0;t={retry_after_secs}")),
     }
 }
 
@@ -136,27 +109,10 @@ mod tests {
     async fn a_full_bucket_admits_the_burst_then_refuses_with_the_wait() {
         let mut bucket = TokenBucket::new(2, 3, Instant::now());
         let now = Instant::now();
-        assert_eq!(
-            bucket.take(now),
-            Decision::Allowed {
-                remaining: 2,
-                reset_secs: 1
-            }
-        );
+        assert_eq!(bucket.take(now), Decision::Allowed { remaining: 2, reset_secs: 1 });
         bucket.take(now);
-        assert_eq!(
-            bucket.take(now),
-            Decision::Allowed {
-                remaining: 0,
-                reset_secs: 1
-            }
-        );
-        assert_eq!(
-            bucket.take(now),
-            Decision::Refused {
-                retry_after_secs: 1
-            }
-        );
+        assert_eq!(bucket.take(now), Decision::Allowed { remaining: 0, reset_secs: 1 });
+        assert_eq!(bucket.take(now), Decision::Refused { retry_after_secs: 1 });
         // Half a second later, one token (2/s) is back, and only one.
         let later = now + Duration::from_millis(500);
         assert!(matches!(bucket.take(later), Decision::Allowed { .. }));
@@ -184,21 +140,10 @@ mod tests {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(1, 1, start);
         assert!(matches!(bucket.take(start), Decision::Allowed { .. }));
-        assert_eq!(
-            bucket.take(start + Duration::from_millis(100)),
-            Decision::Refused {
-                retry_after_secs: 1
-            }
-        );
+        assert_eq!(bucket.take(start + Duration::from_millis(100)), Decision::Refused { retry_after_secs: 1 });
         // With a burst of 1, the bucket is full again after one second and
         // the reset is 0 only when full.
-        assert_eq!(
-            bucket.take(start + Duration::from_secs(5)),
-            Decision::Allowed {
-                remaining: 0,
-                reset_secs: 1
-            }
-        );
+        assert_eq!(bucket.take(start + Duration::from_secs(5)), Decision::Allowed { remaining: 0, reset_secs: 1 });
     }
 
     #[tokio::test(start_paused = true)]
@@ -214,17 +159,8 @@ mod tests {
     #[test]
     fn headers_use_the_structured_field_syntax() {
         let bucket = TokenBucket::new(5, 10, Instant::now());
-        assert_eq!(
-            bucket.policy().as_deref(),
-            Some("\"fx-sim\";q=5;w=1;fx-sim-burst=10")
-        );
-        assert_eq!(
-            service_limit(Decision::Refused {
-                retry_after_secs: 2
-            })
-            .as_deref(),
-            Some("\"fx-sim\";r=0;t=2")
-        );
+        assert_eq!(bucket.policy().as_deref(), Some("\"fx-sim\";q=5;w=1;fx-sim-burst=10"));
+        assert_eq!(service_limit(Decision::Refused { retry_after_secs: 2 }).as_deref(), Some("\"fx-sim\";r=0;t=2"));
         assert_eq!(
             TokenBucket::new(3, 0, Instant::now()).policy().as_deref(),
             Some("\"fx-sim\";q=3;w=1;fx-sim-burst=3")

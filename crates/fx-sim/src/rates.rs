@@ -66,20 +66,12 @@ pub const CURRENCIES: &[Currency] = &[
 ];
 
 const fn cur(code: &'static str, numeric: &'static str, name: &'static str, per_eur: f64) -> Currency {
-    Currency {
-        code,
-        numeric,
-        name,
-        per_eur,
-    }
+    Currency { code, numeric, name, per_eur }
 }
 
 /// The quoted currency with this code (upper case), if any.
 pub fn find(code: &str) -> Option<&'static Currency> {
-    CURRENCIES
-        .binary_search_by(|currency| currency.code.cmp(code))
-        .ok()
-        .map(|index| &CURRENCIES[index])
+    CURRENCIES.binary_search_by(|currency| currency.code.cmp(code)).ok().map(|index| &CURRENCIES[index])
 }
 
 /// Units of `quote` for one unit of `base` on `date`, rounded to
@@ -112,9 +104,7 @@ fn round_significant(value: f64) -> f64 {
 /// FNV-1a (64-bit): a stable hash of a short string, unlike std's hasher,
 /// whose output may change between Rust releases.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01B3))
 }
 
 #[cfg(test)]

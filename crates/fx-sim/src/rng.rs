@@ -64,9 +64,7 @@ mod tests {
 
     #[test]
     fn unit_draws_stay_in_the_half_open_interval_and_spread() {
-        let draws: Vec<f64> = (0..10_000)
-            .map(|call| unit(draw(1, call, Purpose::Error)))
-            .collect();
+        let draws: Vec<f64> = (0..10_000).map(|call| unit(draw(1, call, Purpose::Error))).collect();
         assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
         let below_half = draws.iter().filter(|u| **u < 0.5).count();
         assert!((4_700..5_300).contains(&below_half), "{below_half}");

@@ -181,9 +181,7 @@ impl Shared {
     pub(crate) fn set(&self, patch: KnobsPatch) -> Result<Knobs, KnobError> {
         let mut live = self.live();
         let next = live.knobs.merged(patch)?;
-        if (next.quota_per_second, next.quota_burst)
-            != (live.knobs.quota_per_second, live.knobs.quota_burst)
-        {
+        if (next.quota_per_second, next.quota_burst) != (live.knobs.quota_per_second, live.knobs.quota_burst) {
             live.bucket = TokenBucket::new(next.quota_per_second, next.quota_burst, Instant::now());
         }
         live.knobs = Arc::new(next.clone());

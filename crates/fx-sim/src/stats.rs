@@ -119,15 +119,9 @@ impl Counters {
     /// Zeroes every counter; call numbers start again from 0, so a run
     /// after a reset draws the same faults as a fresh simulator.
     pub(crate) fn reset(&self) {
-        for counter in [
-            &self.calls,
-            &self.over_quota,
-            &self.errors,
-            &self.outages,
-            &self.black_holed,
-        ]
-        .into_iter()
-        .chain(&self.by_route)
+        for counter in [&self.calls, &self.over_quota, &self.errors, &self.outages, &self.black_holed]
+            .into_iter()
+            .chain(&self.by_route)
         {
             counter.store(0, Ordering::Relaxed);
         }

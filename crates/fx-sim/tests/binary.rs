@@ -18,9 +18,7 @@ async fn it_prints_where_it_listens_serves_and_stops_on_sigterm() {
         .unwrap_or_else(|e| panic!("{BINARY}: {e}"));
     let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr is piped"));
     let mut line = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut line)
-        .unwrap_or_else(|e| panic!("reading stderr: {e}"));
+    BufReader::new(stderr).read_line(&mut line).unwrap_or_else(|e| panic!("reading stderr: {e}"));
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
     assert_eq!(ready["message"], "listening");
     let listen = ready["listen"].as_str().unwrap_or_default().to_owned();
@@ -55,20 +53,14 @@ fn a_knob_out_of_range_exits_64_with_one_line() {
 fn an_address_in_use_exits_69() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let address = taken.local_addr().unwrap_or_else(|e| panic!("{e}")).to_string();
-    let output = Command::new(BINARY)
-        .args(["--listen", &address])
-        .output()
-        .unwrap_or_else(|e| panic!("{BINARY}: {e}"));
+    let output = Command::new(BINARY).args(["--listen", &address]).output().unwrap_or_else(|e| panic!("{BINARY}: {e}"));
     assert_eq!(output.status.code(), Some(69));
     assert!(String::from_utf8_lossy(&output.stderr).starts_with("fx-sim: cannot listen on"));
 }
 
 #[test]
 fn every_knob_has_a_flag_and_a_row_in_the_readme() {
-    let help = Command::new(BINARY)
-        .arg("--help")
-        .output()
-        .unwrap_or_else(|e| panic!("{BINARY}: {e}"));
+    let help = Command::new(BINARY).arg("--help").output().unwrap_or_else(|e| panic!("{BINARY}: {e}"));
     let help = String::from_utf8_lossy(&help.stdout);
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
         .unwrap_or_else(|e| panic!("README.md: {e}"));
