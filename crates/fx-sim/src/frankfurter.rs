@@ -219,16 +219,27 @@ fn json_typed(body: String) -> Response {
 /// Announces the whole body in `Content-Length`, sends half of it, then
 /// fails the body so the server cuts the connection.
 fn truncated(body: Vec<u8>) -> Response {
+    use futures_util::stream::{self, StreamExt};
+
     let length = body.len();
     let half = body[..length / 2].to_vec();
-    let chunks: [Result<Vec<u8>, std::io::Error>; 2] =
-        [Ok(half), Err(std::io::Error::other("fx-sim: body truncated on purpose"))];
-    let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    let first = stream::once(async move { Ok::<_, std::io::Error>(half) });
+    // hyper aborts a response whose body fails before it has flushed
+    // anything, head included; a pause after the first half lets it flush
+    // the head and the half, so the client sees a cut body, not no answer.
+    let cut = stream::once(async {
+        tokio::time::sleep(TRUNCATION_PAUSE).await;
+        Err(std::io::Error::other("fx-sim: body truncated on purpose"))
+    });
+    let mut response = Body::from_stream(first.chain(cut)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(JSON));
     headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(length));
     response
 }
+
+/// How long a truncated body stalls before the cut.
+const TRUNCATION_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// An error in the real API's shape: `{"status": 422, "message": "…"}`.
 pub(crate) fn message(status: StatusCode, text: &str) -> Response {
