@@ -25,6 +25,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -82,6 +83,11 @@ impl Simulator {
         let shared = Arc::new(server::Shared::new(knobs, stopping.clone()));
         let app = server::router(shared.clone());
         let mut stopped = stopping;
+        // Answers are written whole, but a truncated one comes in two
+        // writes: without Nagle's delay, latency is exactly what the knobs say.
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stopping| *stopping).await;
         });
