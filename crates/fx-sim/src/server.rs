@@ -76,12 +76,16 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         return message(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
     let (decision, policy) = shared.take_token(arrived);
+    if let Decision::Refused { .. } = decision {
+        // Counted now, like the call: a client that leaves during the
+        // latency below still spent a call over quota.
+        shared.counters.count(Outcome::OverQuota);
+    }
     let delay = knobs.latency_ms + jitter_ms(&knobs, call);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let mut response = if let Decision::Refused { retry_after_secs } = decision {
-        shared.counters.count(Outcome::OverQuota);
         let mut response = message(StatusCode::TOO_MANY_REQUESTS, "too many requests");
         set_header(&mut response, header::RETRY_AFTER, &retry_after_secs.to_string());
         response

@@ -293,3 +293,15 @@ async fn the_control_endpoint_merges_and_validates_knobs() {
     assert_eq!(simulator.knobs(), knobs, "refused patches change nothing");
     assert_eq!(simulator.stats().calls, 0, "control calls are not counted");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_over_quota_counts_even_when_its_client_leaves_early() {
+    let simulator = spawn(Knobs { quota_per_second: 1, latency_ms: 10_000, ..Knobs::default() }).await;
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let call = client.get(format!("{}/v2/rates", simulator.url())).timeout(Duration::from_millis(100)).send().await;
+        assert!(call.is_err_and(|e| e.is_timeout()));
+    }
+    let stats = simulator.stats();
+    assert_eq!((stats.calls, stats.over_quota), (2, 1));
+}
