@@ -1,10 +1,10 @@
 //! fx-sim: a simulated Frankfurter v2 FX provider, for tests, the arena and
 //! for trying the service offline.
 //!
-//! It speaks the v2 format ([`frankfurter`]) with deterministic rates
+//! It speaks the v2 format (module `frankfurter`) with deterministic rates
 //! ([`rates`]: a function of the pair and the date), and misbehaves on
 //! demand through [`Knobs`]: a quota (429 with `Retry-After` and the IETF
-//! `RateLimit-Policy`/`RateLimit` headers past it, [`quota`]), latency with
+//! `RateLimit-Policy`/`RateLimit` headers past it, module `quota`), latency with
 //! jitter, an error rate, a black hole, outages (steady or periodic) and
 //! malformed answers. It counts every call it receives, and every call over
 //! quota ([`Stats`]).
