@@ -127,8 +127,8 @@ impl Breaker {
         }
     }
 
-    /// The call `admission` let out never went: a probe's turn goes to the
-    /// next caller at once.
+    /// The call `admission` let out never went, or ended in a way that says
+    /// nothing of the provider: a probe's turn goes to the next caller.
     pub fn abandon(&self, admission: Admission) {
         let mut inner = self.lock();
         if admission == Admission::Probe && matches!(inner.phase, Phase::HalfOpen { .. }) {

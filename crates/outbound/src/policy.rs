@@ -180,7 +180,14 @@ impl Policy {
                 }
                 Err(error) => error,
             };
-            self.breaker.record(admission, false);
+            // A timeout the caller's own deadline cut short says nothing
+            // about the provider: it did not have its whole attempt time.
+            let cut_short = error.fault == Fault::Timeout && attempt_deadline < started + self.settings.attempt_timeout;
+            if cut_short {
+                self.breaker.abandon(admission);
+            } else {
+                self.breaker.record(admission, false);
+            }
             self.report_breaker();
             metrics::counter!("outbound_calls_total", "provider" => name, "outcome" => error.fault.label())
                 .increment(1);
