@@ -93,6 +93,108 @@ impl fmt::Debug for Currency {
     }
 }
 
+/// An exchange rate as an exact decimal, `mantissa × 10^-scale`, positive:
+/// parsed from the provider's text, never through a double, so a rate is
+/// exactly what the provider said. (For issue 9's conversions; the FX
+/// feature that uses it is not served yet.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    mantissa: u64,
+    scale: i32,
+}
+
+/// Most significant digits a rate may carry: providers give six to ten;
+/// eighteen keep every product with an amount inside `u128`.
+const MAX_RATE_DIGITS: usize = 18;
+
+/// Largest exponent magnitude a rate may carry: far past any real rate.
+const MAX_RATE_EXPONENT: i32 = 40;
+
+impl Rate {
+    /// The rate a JSON number's text spells (`0.9234`, `161.45`, `1.2e-5`,
+    /// `1E3`), if it is positive, finite and within bounds: at most 18
+    /// significant digits, an exponent within ±40. Anything else (a sign,
+    /// zero, `NaN`, a string) is no rate.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (number, exponent) = match text.find(['e', 'E']) {
+            Some(at) => (&text[..at], text[at + 1..].strip_prefix('+').unwrap_or(&text[at + 1..]).parse::<i32>().ok()?),
+            None => (text, 0),
+        };
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !all_digits(whole)
+            || !all_digits(fraction)
+            || (number.contains('.') && fraction.is_empty())
+        {
+            return None;
+        }
+        let digits = format!("{whole}{fraction}");
+        let significant = digits.trim_start_matches('0').trim_end_matches('0');
+        if significant.is_empty()
+            || significant.len() > MAX_RATE_DIGITS
+            || !(-MAX_RATE_EXPONENT..=MAX_RATE_EXPONENT).contains(&exponent)
+        {
+            return None;
+        }
+        let trailing_zeros = digits.len() - digits.trim_end_matches('0').len();
+        let mantissa = significant.parse::<u64>().ok()?;
+        let scale = fraction.len() as i32 - exponent - trailing_zeros as i32;
+        Some(Self { mantissa, scale })
+    }
+
+    /// The rate 1.
+    pub fn one() -> Self {
+        Self { mantissa: 1, scale: 0 }
+    }
+
+    /// Converts `amount_minor` minor units of `from` into `to` at this rate
+    /// (1 `from` = rate `to`), rounded half-even to `to`'s minor units.
+    /// `None` when the result does not fit an `i64`.
+    pub fn convert(self, amount_minor: i64, from: Currency, to: Currency) -> Option<i64> {
+        // amount × mantissa × 10^(e_to − e_from − scale), in integers.
+        let shift = i32::from(to.exponent()) - i32::from(from.exponent()) - self.scale;
+        let product = u128::from(amount_minor.unsigned_abs()) * u128::from(self.mantissa);
+        let magnitude = if shift >= 0 {
+            product.checked_mul(10_u128.checked_pow(shift as u32)?)?
+        } else {
+            divide_half_even(product, -shift)
+        };
+        let magnitude = i64::try_from(magnitude).ok()?;
+        Some(if amount_minor < 0 { -magnitude } else { magnitude })
+    }
+}
+
+/// `n / 10^power`, rounded half to even.
+fn divide_half_even(n: u128, power: i32) -> u128 {
+    let Some(divisor) = 10_u128.checked_pow(power as u32) else {
+        return 0; // n < 10^38 < half of any larger divisor
+    };
+    let (quotient, remainder) = (n / divisor, n % divisor);
+    match (remainder * 2).cmp(&divisor) {
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal => quotient + (quotient & 1),
+        std::cmp::Ordering::Less => quotient,
+    }
+}
+
+impl fmt::Display for Rate {
+    /// Plain decimal notation, no exponent: `0.9234`, `161.45`, `1000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.mantissa.to_string();
+        if self.scale <= 0 {
+            return write!(f, "{digits}{}", "0".repeat(self.scale.unsigned_abs() as usize));
+        }
+        let scale = self.scale as usize;
+        if digits.len() > scale {
+            let (whole, fraction) = digits.split_at(digits.len() - scale);
+            write!(f, "{whole}.{fraction}")
+        } else {
+            write!(f, "0.{}{digits}", "0".repeat(scale - digits.len()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +232,66 @@ mod tests {
         let listed: Vec<&str> = schema["enum"].as_array().unwrap().iter().map(|code| code.as_str().unwrap()).collect();
         assert_eq!(listed, CODES.iter().map(|(code, _)| *code).collect::<Vec<_>>());
         assert!(listed.iter().all(|code| Currency::parse(code).is_some()));
+    }
+
+    fn code(text: &str) -> Currency {
+        Currency::parse(text).unwrap()
+    }
+
+    #[test]
+    fn rates_parse_exactly_and_print_plainly() {
+        for (text, printed) in [
+            ("0.9234", "0.9234"),
+            ("161.45", "161.45"),
+            ("1.2e-5", "0.000012"),
+            ("1E3", "1000"),
+            ("1e+2", "100"),
+            ("0.0000194094", "0.0000194094"),
+            ("2.50", "2.5"),
+            ("007.1", "7.1"),
+        ] {
+            assert_eq!(Rate::parse(text).map(|rate| rate.to_string()).as_deref(), Some(printed), "{text}");
+        }
+        for bad in [
+            "",
+            "0",
+            "0.000",
+            "-1.2",
+            "+1",
+            "1.",
+            ".5",
+            "NaN",
+            "inf",
+            "1e",
+            "1e99",
+            "1.2.3",
+            "0x10",
+            "1234567890123456789",
+        ] {
+            assert_eq!(Rate::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn conversions_round_half_even_to_the_targets_minor_units() {
+        let at = |text| Rate::parse(text).unwrap();
+        // 19.99 EUR × 1.0842 = 21.673158 USD
+        assert_eq!(at("1.0842").convert(1999, code("EUR"), code("USD")), Some(2167));
+        // 19.99 EUR × 161.45 = 3227.3855 JPY (no minor units)
+        assert_eq!(at("161.45").convert(1999, code("EUR"), code("JPY")), Some(3227));
+        // 19.99 EUR × 0.33312 = 6.6590688 KWD (three decimals)
+        assert_eq!(at("0.33312").convert(1999, code("EUR"), code("KWD")), Some(6659));
+        // 500 JPY × 0.0062 = 3.1 EUR
+        assert_eq!(at("0.0062").convert(500, code("JPY"), code("EUR")), Some(310));
+        // Exact halves go to the even neighbour.
+        for (amount, expected) in [(5, 0), (15, 2), (25, 2), (35, 4), (-25, -2)] {
+            assert_eq!(at("0.1").convert(amount, code("EUR"), code("USD")), Some(expected), "{amount} × 0.1");
+        }
+        assert_eq!(Rate::one().convert(1999, code("EUR"), code("EUR")), Some(1999));
+        // The largest price at a large rate still fits; past i64 is None.
+        assert_eq!(at("161.45").convert(1_000_000_000_000, code("EUR"), code("JPY")), Some(1_614_500_000_000));
+        assert_eq!(at("1e9").convert(i64::MAX, code("EUR"), code("USD")), None);
+        assert_eq!(at("1e-40").convert(i64::MAX, code("EUR"), code("USD")), Some(0));
     }
 
     #[test]
