@@ -80,8 +80,10 @@ impl Application {
         }
 
         let shutdown = Shutdown::new();
-        // A claim older than any request may run belongs to a dead process.
-        let keys = IdempotencyStore::new(db.clone(), config.idempotency_ttl, config.http.request_timeout * 2);
+        // A claim older than any request may run belongs to a dead process:
+        // a handler never outlives the request timeout (the middleware drops
+        // it), and it claims its key after the request began.
+        let keys = IdempotencyStore::new(db.clone(), config.idempotency_ttl, config.http.request_timeout);
         let state = AppState {
             products: ProductStore::new(db.clone()),
             orders: OrderStore::new(db.clone()),
