@@ -61,6 +61,7 @@ async fn cancel(app: &TestApp, id: i64, if_match: Option<&str>, key: Option<&str
 async fn an_order_takes_stock_snapshots_products_and_cancels_once(app: TestApp) {
     let mug = product(&app, 250, "EUR", 5).await;
     let pen = product(&app, 99, "EUR", 3).await;
+    let before = app.get(&format!("/v1/products/{mug}")).await.headers()["etag"].to_str().unwrap().to_owned();
     let customer = unique("cust-");
     let body = json!({"lines": [{"product_id": mug, "quantity": 2}, {"product_id": pen, "quantity": 3}],
         "customer_ref": customer});
@@ -78,6 +79,11 @@ async fn an_order_takes_stock_snapshots_products_and_cancels_once(app: TestApp) 
     assert_eq!(order["lines"][1]["line_total_minor"], 297);
     assert_eq!(order["created_at"], order["updated_at"]);
     assert_eq!((stock(&app, mug).await, stock(&app, pen).await), (3, 0));
+    // A PATCH made against the stock before the order must not overwrite
+    // the decrement: the order moved the product's ETag on.
+    let stale = app.patch(&json!(mug), &json!({"stock": 5}), Some(&before)).await;
+    assert_problem(stale, 412, "precondition-failed").await;
+    assert_eq!(stock(&app, mug).await, 3);
 
     // Snapshots: a later price or name change, or a deletion, leaves the order as it was.
     let current = app.get(&format!("/v1/products/{mug}")).await;
