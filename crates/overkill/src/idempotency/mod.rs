@@ -9,9 +9,12 @@
 mod postgres;
 mod sqlite;
 
+use std::future::Future;
 use std::time::Duration;
 
-use chassis::idempotency::{Fingerprint, IdempotencyKey, StoredResponse};
+use axum::response::Response;
+use chassis::Problem;
+use chassis::idempotency::{self, Fingerprint, IdempotencyKey, StoredResponse};
 use time::OffsetDateTime;
 
 use crate::db::{Database, StoreError};
@@ -124,6 +127,44 @@ impl IdempotencyStore {
             });
         }
         Err(StoreError::Busy(anyhow::anyhow!("the idempotency key kept changing while it was claimed")))
+    }
+
+    /// Runs `work` at most once per key: without a key, just runs it; with
+    /// one, claims it for `request` (method, path, body) and runs `work`
+    /// with the completion its transaction stores the answer under — or
+    /// answers with the first answer, a reuse (422) or an in-flight (409)
+    /// problem instead. On an error the claim is released, so a retry runs.
+    pub async fn at_most_once<F, Fut>(
+        &self,
+        key: Option<IdempotencyKey>,
+        request: (&str, &str, &[u8]),
+        now: OffsetDateTime,
+        work: F,
+    ) -> Result<Response, Problem>
+    where
+        F: FnOnce(Option<Completion>) -> Fut,
+        Fut: Future<Output = Result<StoredResponse, StoreError>>,
+    {
+        let Some(key) = key else {
+            return Ok(work(None).await?.to_response(false));
+        };
+        let (method, path, body) = request;
+        let ticket = match self.claim(&key, Fingerprint::of(method, path, body), now).await? {
+            Claim::Claimed(ticket) => ticket,
+            Claim::Replay(first) => return Ok(first.to_response(true)),
+            Claim::Reused => return Err(idempotency::reused()),
+            Claim::InFlight => return Ok(idempotency::in_flight()),
+        };
+        match work(Some(ticket.completion())).await {
+            Ok(answer) => {
+                ticket.done();
+                Ok(answer.to_response(false))
+            }
+            Err(error) => {
+                ticket.release().await;
+                Err(error.into())
+            }
+        }
     }
 
     /// Deletes up to [`SWEEP_BATCH`] keys that expired before `now`; how many.

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chassis::Problem;
 use chassis::conditional::Preconditions;
 use chassis::extract::{BodyBytes, JsonObjectBytes};
-use chassis::idempotency::{self, Fingerprint, IdempotencyKey, StoredResponse};
+use chassis::idempotency::{IdempotencyKey, StoredResponse};
 use chassis::query::QueryParams;
 use chassis::request_id::RequestId;
 use http::{StatusCode, Uri, header};
@@ -20,7 +20,7 @@ use super::input::{self, CreateOrder};
 use super::listing::{ListParams, ListQuery};
 use super::model::{Order, OrderView};
 use super::store::{Answer, OrderStore, not_found};
-use crate::idempotency::{Claim, IdempotencyStore};
+use crate::idempotency::IdempotencyStore;
 use crate::path_id::PathId;
 use crate::timestamp;
 
@@ -60,25 +60,8 @@ pub async fn create(
     let new = input::parse_new(&body.object)?;
     let now = timestamp::now();
     let answer = answer(StatusCode::CREATED, uri.path(), request_id);
-    let Some(key) = key else {
-        return Ok(orders.place(new, now, None, answer).await?.to_response(false));
-    };
-    let ticket = match keys.claim(&key, Fingerprint::of("POST", uri.path(), &body.bytes), now).await? {
-        Claim::Claimed(ticket) => ticket,
-        Claim::Replay(first) => return Ok(first.to_response(true)),
-        Claim::Reused => return Err(idempotency::reused()),
-        Claim::InFlight => return Ok(idempotency::in_flight()),
-    };
-    match orders.place(new, now, Some(ticket.completion()), answer).await {
-        Ok(response) => {
-            ticket.done();
-            Ok(response.to_response(false))
-        }
-        Err(error) => {
-            ticket.release().await;
-            Err(error.into())
-        }
-    }
+    let request = ("POST", uri.path(), &body.bytes[..]);
+    keys.at_most_once(key, request, now, |completion| orders.place(new, now, completion, answer)).await
 }
 
 /// Get one order.
@@ -141,25 +124,9 @@ pub async fn cancel(
     let number = id.id().ok_or_else(|| not_found(id.text()))?;
     let now = timestamp::now();
     let answer = answer(StatusCode::OK, uri.path(), request_id);
-    let Some(key) = key else {
-        return Ok(orders.cancel(number, preconditions, now, None, answer).await?.to_response(false));
-    };
-    let ticket = match keys.claim(&key, Fingerprint::of("POST", uri.path(), &body), now).await? {
-        Claim::Claimed(ticket) => ticket,
-        Claim::Replay(first) => return Ok(first.to_response(true)),
-        Claim::Reused => return Err(idempotency::reused()),
-        Claim::InFlight => return Ok(idempotency::in_flight()),
-    };
-    match orders.cancel(number, preconditions, now, Some(ticket.completion()), answer).await {
-        Ok(response) => {
-            ticket.done();
-            Ok(response.to_response(false))
-        }
-        Err(error) => {
-            ticket.release().await;
-            Err(error.into())
-        }
-    }
+    let request = ("POST", uri.path(), &body[..]);
+    keys.at_most_once(key, request, now, |completion| orders.cancel(number, preconditions, now, completion, answer))
+        .await
 }
 
 /// List orders, a page at a time.
