@@ -13,6 +13,7 @@
 pub mod body;
 pub mod cause;
 pub mod conditional;
+pub mod deadline;
 pub mod extract;
 pub mod idempotency;
 pub mod middleware;
@@ -27,6 +28,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use deadline::Deadline;
 pub use problem::{FieldError, PassThrough, Problem};
 pub use settings::HttpSettings;
 pub use shutdown::Shutdown;

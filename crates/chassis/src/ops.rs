@@ -32,6 +32,13 @@ pub trait Readiness: Send + Sync + 'static {
 
     /// Called before each scrape to refresh gauges (e.g. pool sizes).
     fn record_gauges(&self) {}
+
+    /// Members added to the `/readyz` body, ready or not: the state of
+    /// dependencies the service can do without (e.g. a third party's
+    /// circuit breaker), which never make it unready.
+    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
 }
 
 /// Everything the admin endpoints need.
@@ -59,24 +66,27 @@ async fn livez() -> Response {
 }
 
 async fn readyz(State(ops): State<Ops>) -> Response {
+    let details = ops.readiness.details();
     if ops.shutdown.is_triggered() {
-        return unready("draining");
+        return answer(StatusCode::SERVICE_UNAVAILABLE, "draining", details);
     }
     match tokio::time::timeout(READINESS_TIMEOUT, ops.readiness.check()).await {
-        Ok(Ok(())) => axum::Json(json!({"status": "ready"})).into_response(),
+        Ok(Ok(())) => answer(StatusCode::OK, "ready", details),
         Ok(Err(reason)) => {
             tracing::warn!(%reason, "readiness check failed");
-            unready("unavailable")
+            answer(StatusCode::SERVICE_UNAVAILABLE, "unavailable", details)
         }
         Err(_) => {
             tracing::warn!(timeout_ms = READINESS_TIMEOUT.as_millis(), "readiness check timed out");
-            unready("unavailable")
+            answer(StatusCode::SERVICE_UNAVAILABLE, "unavailable", details)
         }
     }
 }
 
-fn unready(status: &str) -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": status}))).into_response()
+/// `{"status": …}` and the readiness details.
+fn answer(status: StatusCode, word: &str, mut body: serde_json::Map<String, serde_json::Value>) -> Response {
+    body.insert("status".to_owned(), json!(word));
+    (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(ops): State<Ops>) -> Response {

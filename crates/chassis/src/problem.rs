@@ -47,6 +47,10 @@ pub struct Problem {
     /// Why it happened, for the access log line only; never sent.
     #[serde(skip)]
     pub cause: Option<String>,
+    /// Seconds the client should wait before retrying, sent as
+    /// `Retry-After` (a 503 without one gets 1).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// A response extension that tells the problem renderer to leave the
@@ -85,7 +89,16 @@ impl Problem {
             field: None,
             extensions: serde_json::Map::new(),
             cause: None,
+            retry_after: None,
         }
+    }
+
+    /// The same problem, telling the client to wait `wait` (rounded up to
+    /// whole seconds, at least 1) before retrying.
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// The same problem, with `cause` noted for the access log (never sent).
@@ -223,6 +236,9 @@ impl IntoResponse for Problem {
     /// writes the body.
     fn into_response(self) -> Response {
         let mut response = self.status_code().into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
         response.extensions_mut().insert(self);
         response
     }

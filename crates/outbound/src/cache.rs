@@ -31,6 +31,8 @@ pub enum Freshness {
 
 /// The cache.
 pub struct Cache<K, V, E> {
+    /// Names the provider in metrics: a fixed string, never input.
+    name: &'static str,
     ttl: Duration,
     stale_limit: Duration,
     capacity: usize,
@@ -51,10 +53,13 @@ where
     E: Clone + Send + Sync + 'static,
 {
     /// Entries fresh for `ttl`, served stale up to `stale_limit` past it, at
-    /// most `capacity` of them (the oldest go first).
-    pub fn new(ttl: Duration, stale_limit: Duration, capacity: usize) -> Self {
+    /// most `capacity` of them (the oldest go first). Lookups are counted
+    /// as `outbound_cache_lookups_total{provider = name, result}`, result
+    /// `hit`, `miss` (a call was needed) or `stale` (it failed; a stale
+    /// entry answered).
+    pub fn new(name: &'static str, ttl: Duration, stale_limit: Duration, capacity: usize) -> Self {
         let inner = Inner { entries: HashMap::new(), in_flight: HashMap::new() };
-        Self { ttl, stale_limit, capacity: capacity.max(1), inner: Mutex::new(inner) }
+        Self { name, ttl, stale_limit, capacity: capacity.max(1), inner: Mutex::new(inner) }
     }
 
     /// The value for `key`: fresh from the cache, or from `fetch` (one call
@@ -68,6 +73,7 @@ where
             let mut inner = self.lock();
             if let Some((value, at)) = inner.entries.get(key) {
                 if at.elapsed() < self.ttl {
+                    self.count("hit");
                     return Ok((value.clone(), Freshness::Cached));
                 }
             }
@@ -88,7 +94,7 @@ where
                 self.store(&mut inner, key, value.clone());
             }
         }
-        match result {
+        let answer = match result {
             Ok(value) => Ok((value, Freshness::Live)),
             Err(error) => match inner.entries.get(key) {
                 Some((value, at)) if at.elapsed() < self.ttl + self.stale_limit => {
@@ -96,7 +102,14 @@ where
                 }
                 _ => Err(error),
             },
-        }
+        };
+        drop(inner);
+        self.count(if matches!(answer, Ok((_, Freshness::Stale))) { "stale" } else { "miss" });
+        answer
+    }
+
+    fn count(&self, result: &'static str) {
+        metrics::counter!("outbound_cache_lookups_total", "provider" => self.name, "result" => result).increment(1);
     }
 
     /// Entries held now.
@@ -147,7 +160,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_misses_make_one_call() {
-        let cache = Arc::new(TestCache::new(Duration::from_secs(60), Duration::from_secs(600), 10));
+        let cache = Arc::new(TestCache::new("test", Duration::from_secs(60), Duration::from_secs(600), 10));
         let calls = Arc::new(AtomicUsize::new(0));
         let mut waiting = tokio::task::JoinSet::new();
         for _ in 0..100 {
@@ -164,7 +177,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_call_serves_stale_within_the_limit_only() {
-        let cache = TestCache::new(Duration::from_secs(60), Duration::from_secs(600), 10);
+        let cache = TestCache::new("test", Duration::from_secs(60), Duration::from_secs(600), 10);
         let calls = Arc::new(AtomicUsize::new(0));
         cache.get(&"k", || counted(&calls, Ok(1))).await.unwrap();
         tokio::time::advance(Duration::from_secs(61)).await;
@@ -177,7 +190,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn entries_are_bounded_and_the_oldest_go_first() {
-        let cache = TestCache::new(Duration::from_secs(60), Duration::ZERO, 2);
+        let cache = TestCache::new("test", Duration::from_secs(60), Duration::ZERO, 2);
         let calls = Arc::new(AtomicUsize::new(0));
         for key in ["a", "b", "c"] {
             cache.get(&key, || counted(&calls, Ok(1))).await.unwrap();

@@ -51,7 +51,7 @@ async fn a_hundred_concurrent_misses_make_one_provider_call() {
     let simulator = fx_sim::spawn(Knobs { latency_ms: 50, ..Knobs::default() }).await;
     let policy = Arc::new(Policy::new(settings(50.0, 50)));
     let cache: Arc<Cache<&str, String, CallError>> =
-        Arc::new(Cache::new(Duration::from_secs(60), Duration::from_secs(600), 100));
+        Arc::new(Cache::new("fx-sim", Duration::from_secs(60), Duration::from_secs(600), 100));
     let client = reqwest::Client::new();
     let url = format!("{}/v2/rate/USD/EUR", simulator.url());
     let mut callers = JoinSet::new();

@@ -12,6 +12,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::fx::{self, Fx};
 use crate::idempotency::IdempotencyStore;
 use crate::orders::{self, OrderStore};
 use crate::products::{self, ProductStore};
@@ -25,6 +26,14 @@ pub struct AppState {
     pub orders: OrderStore,
     /// Idempotency keys.
     pub keys: IdempotencyStore,
+    /// Exchange rates.
+    pub fx: Fx,
+}
+
+impl FromRef<AppState> for Fx {
+    fn from_ref(state: &AppState) -> Self {
+        state.fx.clone()
+    }
 }
 
 impl FromRef<AppState> for ProductStore {
@@ -47,10 +56,11 @@ impl FromRef<AppState> for IdempotencyStore {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "overkill", description = "A products catalogue (create, read, change, list and delete products) and orders that take stock atomically, placed at most once per Idempotency-Key."),
+    info(title = "overkill", description = "A products catalogue (create, read, change, list and delete products) and orders that take stock atomically, placed at most once per Idempotency-Key; prices in any currency through an exchange-rate provider."),
     paths(serve_doc),
     components(schemas(chassis::Problem, chassis::FieldError)),
-    tags((name = "products", description = "The product catalogue"), (name = "orders", description = "Orders and their stock"))
+    tags((name = "products", description = "The product catalogue"), (name = "orders", description = "Orders and their stock"),
+        (name = "fx", description = "Exchange rates, from a Frankfurter provider"))
 )]
 struct ApiDoc;
 
@@ -79,8 +89,12 @@ where
     ProductStore: FromRef<S>,
     OrderStore: FromRef<S>,
     IdempotencyStore: FromRef<S>,
+    Fx: FromRef<S>,
 {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router()).merge(orders::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(products::router())
+        .merge(orders::router())
+        .merge(fx::router())
 }
 
 /// This document (OpenAPI 3.1).

@@ -15,6 +15,7 @@ use chassis::telemetry::LogFormat;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::SettingFlags;
+use crate::fx::FxSettings;
 
 mod file;
 mod settings;
@@ -48,6 +49,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// How long an idempotency key's answer is kept.
     pub idempotency_ttl: Duration,
+    /// The exchange-rate provider and how it is called (`[fx]`).
+    pub fx: FxSettings,
     /// Benchmark only: MiB of live heap to hold (see `crate::ballast`).
     pub ballast_mb: usize,
 }
@@ -87,6 +90,23 @@ impl Default for Config {
             log_level: String::new(),
             migrate_on_start: false,
             idempotency_ttl: Duration::ZERO,
+            fx: FxSettings {
+                url: None,
+                connect_timeout: Duration::ZERO,
+                attempt_timeout: Duration::ZERO,
+                deadline: Duration::ZERO,
+                quota_per_second: 0.0,
+                quota_burst: 0,
+                max_in_flight: 0,
+                max_attempts: 0,
+                retry_budget_ratio: 0.0,
+                breaker_failure_rate: 0.0,
+                breaker_min_calls: 0,
+                breaker_window: Duration::ZERO,
+                breaker_open: Duration::ZERO,
+                cache_ttl: Duration::ZERO,
+                stale_limit: Duration::ZERO,
+            },
             ballast_mb: 0,
         };
         spec::apply_defaults(SETTINGS, &mut config);

@@ -4,7 +4,8 @@
 //! Where a request goes: `chassis::server` → `chassis::middleware` →
 //! [`api`] (routes) → a feature's `handlers` ([`products`], [`orders`]) →
 //! its `store` → [`db`] (PostgreSQL or SQLite). Orders guard their writes
-//! with [`idempotency`] keys, stored in the same transactions.
+//! with [`idempotency`] keys, stored in the same transactions. Prices are
+//! converted through [`fx`], which calls an exchange-rate provider.
 
 pub mod api;
 mod ballast;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod config;
 mod cursor;
 pub mod db;
+pub mod fx;
 pub mod idempotency;
 mod json;
 pub mod money;

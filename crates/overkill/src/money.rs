@@ -47,6 +47,9 @@ const CODES: &[(&str, u8)] = &[
 // === impl Currency ===
 
 impl Currency {
+    /// How many currencies there are.
+    pub const COUNT: usize = CODES.len();
+
     /// The currency for `code`, which must be exactly a listed code
     /// (three uppercase letters; `eur` is not accepted).
     pub fn parse(code: &str) -> Option<Self> {

@@ -17,6 +17,7 @@ use crate::api::{self, AppState};
 use crate::ballast;
 use crate::config::Config;
 use crate::db::Database;
+use crate::fx::Fx;
 use crate::idempotency::IdempotencyStore;
 use crate::orders::OrderStore;
 use crate::products::ProductStore;
@@ -44,6 +45,30 @@ pub enum StartError {
     /// Anything else, with its context.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// What `/readyz` reports: the database decides readiness; the FX
+/// provider's breaker is shown, but a provider outage never makes the
+/// service unready (it can still do everything else).
+struct Readiness {
+    db: Database,
+    fx: Fx,
+}
+
+impl ops::Readiness for Readiness {
+    fn check(&self) -> ops::BoxFuture<'_, Result<(), String>> {
+        ops::Readiness::check(&self.db)
+    }
+
+    fn record_gauges(&self) {
+        ops::Readiness::record_gauges(&self.db);
+    }
+
+    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut details = serde_json::Map::new();
+        details.insert("fx".to_owned(), self.fx.details());
+        details
+    }
 }
 
 /// A built application: database open, migrations applied, listeners bound.
@@ -84,14 +109,16 @@ impl Application {
         // a handler never outlives the request timeout (the middleware drops
         // it), and it claims its key after the request began.
         let keys = IdempotencyStore::new(db.clone(), config.idempotency_ttl, config.http.request_timeout);
+        let fx = Fx::new(&config.fx).context("cannot build the FX provider's HTTP client")?;
         let state = AppState {
             products: ProductStore::new(db.clone()),
             orders: OrderStore::new(db.clone()),
             keys: keys.clone(),
+            fx: fx.clone(),
         };
         let (api, openapi) = api::router(state, &config.http);
         let admin =
-            ops::router(Ops { readiness: Arc::new(db.clone()), shutdown: shutdown.clone(), metrics: metrics.clone() });
+            ops::router(Ops { readiness: Arc::new(Readiness { db: db.clone(), fx }), shutdown: shutdown.clone(), metrics: metrics.clone() });
 
         let api_listener = bind(config.listen, "API").await?;
         let admin_listener = bind(config.admin_listen, "admin").await?;

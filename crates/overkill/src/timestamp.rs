@@ -8,6 +8,9 @@ use time::{OffsetDateTime, UtcOffset};
 const RFC3339_MICROS: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
+/// A calendar date, `2026-11-27`: how exchange rates are dated.
+pub const DATE: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
 /// Now, truncated to microseconds so every engine stores exactly this value.
 pub fn now() -> OffsetDateTime {
     // Invariant: the clock reads a time within `time`'s range, and truncating

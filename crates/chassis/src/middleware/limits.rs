@@ -14,6 +14,7 @@ use hyper::body::Body as _;
 use tokio::sync::Semaphore;
 
 use crate::body;
+use crate::deadline::Deadline;
 use crate::problem::Problem;
 use crate::settings::HttpSettings;
 
@@ -146,8 +147,9 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Gives up on a handler after the route's request timeout.
-pub(super) async fn timeout(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
+pub(super) async fn timeout(State(stack): State<Arc<Stack>>, mut request: Request, next: Next) -> Response {
     let limit = stack.limits_for(&request).request_timeout;
+    request.extensions_mut().insert(Deadline(tokio::time::Instant::now() + limit));
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Problem::new(

@@ -151,6 +151,141 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         }),
     },
     SettingSpec {
+        key: "fx.url",
+        env: Some("OVERKILL_FX_URL"),
+        flag: Some("fx-url"),
+        value_name: "URL",
+        default: Some("https://api.frankfurter.dev"),
+        doc: "the Frankfurter v2 exchange-rate provider, `http://` or `https://` base URL; `off` (or empty) turns conversion off: `currency=` then gets 422 `fx-disabled`",
+        kind: Kind::Value(|c, v| set(&mut c.fx.url, fx_url(v))),
+    },
+    SettingSpec {
+        key: "fx.connect_timeout_ms",
+        env: Some("OVERKILL_FX_CONNECT_TIMEOUT_MS"),
+        flag: Some("fx-connect-timeout-ms"),
+        value_name: "MS",
+        default: Some("1000"),
+        doc: "time to connect to the provider (TCP and TLS), 1..=60000",
+        kind: Kind::Value(|c, v| set(&mut c.fx.connect_timeout, millis_up_to(v, 1, 60_000))),
+    },
+    SettingSpec {
+        key: "fx.attempt_timeout_ms",
+        env: Some("OVERKILL_FX_ATTEMPT_TIMEOUT_MS"),
+        flag: Some("fx-attempt-timeout-ms"),
+        value_name: "MS",
+        default: Some("2000"),
+        doc: "time one provider call may take, to the end of its answer, 1..=60000",
+        kind: Kind::Value(|c, v| set(&mut c.fx.attempt_timeout, millis_up_to(v, 1, 60_000))),
+    },
+    SettingSpec {
+        key: "fx.deadline_ms",
+        env: Some("OVERKILL_FX_DEADLINE_MS"),
+        flag: Some("fx-deadline-ms"),
+        value_name: "MS",
+        default: Some("3000"),
+        doc: "time one rate lookup may take, retries and waits included, 1..=60000; never past the request's own timeout: then 503 `fx-unavailable`",
+        kind: Kind::Value(|c, v| set(&mut c.fx.deadline, millis_up_to(v, 1, 60_000))),
+    },
+    SettingSpec {
+        key: "fx.quota_per_second",
+        env: Some("OVERKILL_FX_QUOTA_PER_SECOND"),
+        flag: Some("fx-quota-per-second"),
+        value_name: "RATE",
+        default: Some("5"),
+        doc: "provider calls a second at most (a decimal, 0.001..=100000), for the whole process: callers past it are refused at once (stale or 503), never queued past their deadline",
+        kind: Kind::Value(|c, v| set(&mut c.fx.quota_per_second, decimal(v, 0.001, 100_000.0))),
+    },
+    SettingSpec {
+        key: "fx.quota_burst",
+        env: Some("OVERKILL_FX_QUOTA_BURST"),
+        flag: Some("fx-quota-burst"),
+        value_name: "N",
+        default: Some("10"),
+        doc: "provider calls at once above the rate (token bucket size), 1..=100000",
+        kind: Kind::Value(|c, v| set(&mut c.fx.quota_burst, bounded(v, 1, 100_000).map(|n| n as u32))),
+    },
+    SettingSpec {
+        key: "fx.max_in_flight",
+        env: Some("OVERKILL_FX_MAX_IN_FLIGHT"),
+        flag: Some("fx-max-in-flight"),
+        value_name: "N",
+        default: Some("16"),
+        doc: "provider calls in flight at most (bulkhead), 1..=1024",
+        kind: Kind::Value(|c, v| set(&mut c.fx.max_in_flight, bounded(v, 1, 1024))),
+    },
+    SettingSpec {
+        key: "fx.max_attempts",
+        env: Some("OVERKILL_FX_MAX_ATTEMPTS"),
+        flag: Some("fx-max-attempts"),
+        value_name: "N",
+        default: Some("3"),
+        doc: "attempts per lookup, 1..=10; retried only after a connect error, a timeout, 429, 502, 503 or 504, with jittered backoff or the provider's `Retry-After`",
+        kind: Kind::Value(|c, v| set(&mut c.fx.max_attempts, bounded(v, 1, 10).map(|n| n as u32))),
+    },
+    SettingSpec {
+        key: "fx.retry_budget_ratio",
+        env: Some("OVERKILL_FX_RETRY_BUDGET_RATIO"),
+        flag: Some("fx-retry-budget-ratio"),
+        value_name: "RATIO",
+        default: Some("0.2"),
+        doc: "retries at most this share of calls over the last 10 s (at least 3), 0..=1: an outage never multiplies traffic",
+        kind: Kind::Value(|c, v| set(&mut c.fx.retry_budget_ratio, decimal(v, 0.0, 1.0))),
+    },
+    SettingSpec {
+        key: "fx.breaker_failure_rate",
+        env: Some("OVERKILL_FX_BREAKER_FAILURE_RATE"),
+        flag: Some("fx-breaker-failure-rate"),
+        value_name: "RATIO",
+        default: Some("0.5"),
+        doc: "the circuit breaker opens when this share of calls in its window failed, 0.01..=1 …",
+        kind: Kind::Value(|c, v| set(&mut c.fx.breaker_failure_rate, decimal(v, 0.01, 1.0))),
+    },
+    SettingSpec {
+        key: "fx.breaker_min_calls",
+        env: Some("OVERKILL_FX_BREAKER_MIN_CALLS"),
+        flag: Some("fx-breaker-min-calls"),
+        value_name: "N",
+        default: Some("10"),
+        doc: "… and the window holds at least this many calls, 1..=100000",
+        kind: Kind::Value(|c, v| set(&mut c.fx.breaker_min_calls, bounded(v, 1, 100_000).map(|n| n as u32))),
+    },
+    SettingSpec {
+        key: "fx.breaker_window_secs",
+        env: Some("OVERKILL_FX_BREAKER_WINDOW_SECS"),
+        flag: Some("fx-breaker-window-secs"),
+        value_name: "S",
+        default: Some("30"),
+        doc: "the breaker's window, 1..=3600",
+        kind: Kind::Value(|c, v| set(&mut c.fx.breaker_window, secs(v, 1, 3600))),
+    },
+    SettingSpec {
+        key: "fx.breaker_open_secs",
+        env: Some("OVERKILL_FX_BREAKER_OPEN_SECS"),
+        flag: Some("fx-breaker-open-secs"),
+        value_name: "S",
+        default: Some("10"),
+        doc: "how long the breaker stays open before one probe call, 1..=3600",
+        kind: Kind::Value(|c, v| set(&mut c.fx.breaker_open, secs(v, 1, 3600))),
+    },
+    SettingSpec {
+        key: "fx.cache_ttl_secs",
+        env: Some("OVERKILL_FX_CACHE_TTL_SECS"),
+        flag: Some("fx-cache-ttl-secs"),
+        value_name: "S",
+        default: Some("3600"),
+        doc: "how long a currency's rates are fresh, 0..=86400 (0: every lookup asks the provider)",
+        kind: Kind::Value(|c, v| set(&mut c.fx.cache_ttl, secs(v, 0, 86_400))),
+    },
+    SettingSpec {
+        key: "fx.stale_limit_secs",
+        env: Some("OVERKILL_FX_STALE_LIMIT_SECS"),
+        flag: Some("fx-stale-limit-secs"),
+        value_name: "S",
+        default: Some("86400"),
+        doc: "how long past the TTL rates are still served, marked `stale`, when the provider fails, 0..=604800",
+        kind: Kind::Value(|c, v| set(&mut c.fx.stale_limit, secs(v, 0, 604_800))),
+    },
+    SettingSpec {
         key: "log_format",
         env: Some("OVERKILL_LOG_FORMAT"),
         flag: Some("log-format"),
@@ -211,6 +346,44 @@ fn millis(value: &str, min: u64) -> Result<Duration, String> {
         Ok(ms) if (min..=MAX_DURATION_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
         _ => Err(format!("`{value}` is not a number of milliseconds in {min}..={MAX_DURATION_MS}")),
     }
+}
+
+/// A whole number of milliseconds in `min..=max`.
+fn millis_up_to(value: &str, min: u64, max: u64) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(ms) if (min..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("`{value}` is not a number of milliseconds in {min}..={max}")),
+    }
+}
+
+/// A whole number of seconds in `min..=max`.
+fn secs(value: &str, min: u64, max: u64) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(s) if (min..=max).contains(&s) => Ok(Duration::from_secs(s)),
+        _ => Err(format!("`{value}` is not a number of seconds in {min}..={max}")),
+    }
+}
+
+/// A plain decimal number (`5`, `0.25`) in `min..=max`.
+fn decimal(value: &str, min: f64, max: f64) -> Result<f64, String> {
+    let plain = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    match value.parse::<f64>() {
+        Ok(n) if plain && (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("`{value}` is not a decimal number in {min}..={max}")),
+    }
+}
+
+/// The provider's base URL, or `None` (`off` or empty): conversion off.
+fn fx_url(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() || value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let parsed: http::Uri = value.parse().map_err(|_| format!("`{value}` is not a URL"))?;
+    let scheme_ok = matches!(parsed.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || parsed.host().is_none() || parsed.query().is_some() {
+        return Err(format!("`{value}` is not an http:// or https:// base URL (without a query), nor `off`"));
+    }
+    Ok(Some(value.trim_end_matches('/').to_owned()))
 }
 
 fn boolean(value: &str) -> Result<bool, String> {

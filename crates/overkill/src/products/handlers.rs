@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use chassis::Deadline;
 use axum::response::{IntoResponse, Response};
 use chassis::Problem;
 use chassis::conditional::Preconditions;
@@ -16,6 +17,8 @@ use super::input::{self, CreateProduct, ProductPatch};
 use super::listing::{ListParams, ListQuery};
 use super::model::{Product, ProductView};
 use super::store::{ProductStore, on_constraint};
+use crate::fx::{self, Fx};
+use crate::money::Currency;
 use crate::timestamp;
 
 /// How often a PATCH without `If-Match` retries when a concurrent change
@@ -56,24 +59,44 @@ pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObj
 #[utoipa::path(
     get, path = "/v1/products/{id}", tag = "products", operation_id = "get_product",
     params(("id" = i64, Path, minimum = 1, description = "Product id"),
+        ("currency" = Option<Currency>, Query, nullable = false,
+            description = "Convert the price into this currency (adds `converted`; the answer then has no ETag)"),
         ("If-None-Match" = Option<String>, Header, nullable = false,
-            description = "304 when it lists the current ETag, or is `*`")),
+            description = "304 when it lists the current ETag, or is `*`; not evaluated with `currency`")),
     responses(
         (status = 200, description = "The product", body = ProductView, headers(("ETag" = String))),
         (status = 304, description = "Not modified", headers(("ETag" = String))),
+        (status = 400, description = "Invalid `currency`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A currency the provider does not quote, conversion disabled, or out of range",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Exchange rates unavailable (nothing usable cached)",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the provider may be asked again"))),
     )
 )]
 pub async fn get_one(
     State(store): State<ProductStore>,
+    State(fx): State<Fx>,
     id: ProductId,
     preconditions: Preconditions,
+    deadline: Deadline,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, Problem> {
+    let target = fx::target_currency(&params).map_err(|error| Problem::invalid_parameters(vec![error]))?;
     let product = find(&store, &id).await?;
-    if preconditions.if_none_match_hits(&product.etag()) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, product.etag())]).into_response());
-    }
-    Ok(with_etag(&product))
+    let Some(target) = target else {
+        if preconditions.if_none_match_hits(&product.etag()) {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, product.etag())]).into_response());
+        }
+        return Ok(with_etag(&product));
+    };
+    // The converted view changes with the rate, so it carries no ETag.
+    let fields = &product.fields;
+    let converted = fx.convert(fields.price_minor, fields.currency, target, deadline.at()).await?;
+    let mut view = product.view();
+    view.converted = Some(converted);
+    Ok(Json(view).into_response())
 }
 
 /// Change a product with a JSON merge patch.
@@ -166,14 +189,55 @@ pub async fn delete(
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
         (status = 400, description = "Invalid parameter, all listed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A currency the provider does not quote, conversion disabled, or out of range",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Exchange rates unavailable (nothing usable cached)",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the provider may be asked again"))),
     )
 )]
-pub async fn list(State(store): State<ProductStore>, QueryParams(params): QueryParams) -> Result<Response, Problem> {
+pub async fn list(
+    State(store): State<ProductStore>,
+    State(fx): State<Fx>,
+    deadline: Deadline,
+    QueryParams(params): QueryParams,
+) -> Result<Response, Problem> {
     let query = ListQuery::parse(&params)?;
+    if query.currency.is_some() {
+        fx.ensure_enabled()?;
+    }
     let mut products = store.list(&query).await?;
     let next_cursor = crate::page::cut(&mut products, query.limit).map(|last| query.cursor_after(last));
-    let items = products.iter().map(Product::view).collect();
+    let mut items: Vec<ProductView> = products.iter().map(Product::view).collect();
+    if let Some(target) = query.currency {
+        convert_all(&fx, &products, &mut items, target, deadline).await?;
+    }
     Ok(Json(ProductPage { items, next_cursor }).into_response())
+}
+
+/// Converts every item's price into `target`: one rate lookup per distinct
+/// source currency, all at once; any failure fails the page.
+async fn convert_all(
+    fx: &Fx,
+    products: &[Product],
+    items: &mut [ProductView],
+    target: Currency,
+    deadline: Deadline,
+) -> Result<(), Problem> {
+    let mut sources: Vec<Currency> = Vec::new();
+    for product in products {
+        if !sources.contains(&product.fields.currency) {
+            sources.push(product.fields.currency);
+        }
+    }
+    let lookups = sources.iter().map(|&source| fx.rate(source, target, deadline.at()));
+    let rates = futures_util::future::try_join_all(lookups).await?;
+    for (product, item) in products.iter().zip(items) {
+        let fields = &product.fields;
+        let at = sources.iter().position(|&source| source == fields.currency).unwrap_or_default();
+        item.converted = Some(rates[at].apply(fields.price_minor, fields.currency, target)?);
+    }
+    Ok(())
 }
 
 async fn find(store: &ProductStore, id: &ProductId) -> Result<Product, Problem> {

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::cursor;
 use super::model::{MAX_PRICE_MINOR, Product};
+use crate::money::Currency;
 use crate::path_id::canonical_decimal;
 
 /// Longest `q`.
@@ -41,6 +42,9 @@ pub struct ListParams {
     /// `next_cursor` of the previous page, with the same `sort` and filters.
     #[param(min_length = 1)]
     cursor: Option<String>,
+    /// Convert every price into this currency (each item gains `converted`).
+    #[param(value_type = Option<Currency>, nullable = false)]
+    currency: Option<String>,
 }
 
 /// Sort orders; ties are broken by id in the same direction.
@@ -76,6 +80,8 @@ pub struct ListQuery {
     pub filters: Filters,
     /// Continue after this row.
     pub after: Option<After>,
+    /// Convert prices into this currency.
+    pub currency: Option<Currency>,
 }
 
 /// The row a page continues after: its sort key, typed by the sort and
@@ -140,10 +146,14 @@ impl ListQuery {
             invalid("cursor", "is not a cursor this query returned; start again without it");
         }
         let after = after.flatten();
+        let currency = crate::fx::target_currency(params).unwrap_or_else(|error| {
+            errors.push(error);
+            None
+        });
         if !errors.is_empty() {
             return Err(Problem::invalid_parameters(errors));
         }
-        Ok(Self { sort, limit, filters, after })
+        Ok(Self { sort, limit, filters, after, currency })
     }
 
     /// The cursor that continues after `last`.

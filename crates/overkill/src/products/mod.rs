@@ -18,11 +18,14 @@ use utoipa_axum::routes;
 pub use model::{MAX_STOCK, Product, ProductView};
 pub use store::ProductStore;
 
+use crate::fx::Fx;
+
 /// The `/v1/products` routes, documented.
 pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ProductStore: FromRef<S>,
+    Fx: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(handlers::create, handlers::list)).routes(routes!(
         handlers::get_one,

@@ -4,6 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use crate::fx::Converted;
 use crate::money::Currency;
 use crate::timestamp;
 
@@ -85,6 +86,11 @@ pub struct ProductView {
     pub created_at: String,
     /// RFC 3339 UTC, microseconds.
     pub updated_at: String,
+    /// The price in the currency the request's `currency` parameter asked
+    /// for; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub converted: Option<Converted>,
 }
 
 // === impl Sku ===
@@ -127,6 +133,7 @@ impl Product {
             version: self.version,
             created_at: timestamp::format(self.created_at),
             updated_at: timestamp::format(self.updated_at),
+            converted: None,
         }
     }
 }

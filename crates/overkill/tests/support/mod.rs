@@ -84,6 +84,9 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
         http: chassis::HttpSettings { drain_grace: std::time::Duration::ZERO, ..chassis::HttpSettings::default() },
         ..Config::default()
     };
+    // Tests never reach the internet: the FX tests point this at their
+    // own simulator.
+    config.fx.url = None;
     configure(&mut config);
     let _ = chassis::telemetry::init_logging(chassis::telemetry::LogFormat::Pretty, &config.log_level);
     let app = Application::build(config).await.expect("the application builds");
