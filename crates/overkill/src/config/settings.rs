@@ -192,7 +192,7 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         flag: Some("fx-quota-per-second"),
         value_name: "RATE",
         default: Some("5"),
-        doc: "provider calls a second at most (a decimal, 0.001..=100000), for the whole process: callers past it are refused at once (stale or 503), never queued past their deadline",
+        doc: "provider calls a second at most (a decimal, 0.001..=100000), for the whole process: a caller waits for a token only if it comes before its deadline, else is refused at once (stale or 503)",
         kind: Kind::Value(|c, v| set(&mut c.fx.quota_per_second, decimal(v, 0.001, 100_000.0))),
     },
     SettingSpec {

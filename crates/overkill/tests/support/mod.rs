@@ -37,7 +37,19 @@ pub struct TestApp {
     pub database: Option<TestDatabase>,
     /// The database file, when the app runs in this process on SQLite.
     pub sqlite_path: Option<std::path::PathBuf>,
+    /// A service process this test started (the Go twin), killed on drop.
+    pub process: Option<Process>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A service on `backend` with default settings.
@@ -104,6 +116,7 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
         openapi: Some(openapi),
         database: None,
         sqlite_path,
+        process: None,
         _dir: None,
     }
 }
@@ -119,8 +132,66 @@ fn external(base: String) -> TestApp {
         openapi: None,
         database: None,
         sqlite_path: None,
+        process: None,
         _dir: None,
     }
+}
+
+/// A service of its own for this test, configured by environment
+/// variables (`OVERKILL_FX_URL`, …) as an operator would: in this process
+/// on SQLite, or — in twin mode, with `OVERKILL_TEST_TWIN_BIN` and
+/// `OVERKILL_TEST_TWIN_DATABASE_URL` set — that binary started with them.
+/// For tests that need settings the shared conformance server lacks.
+pub async fn spawn_with_env(env: &[(&str, String)]) -> TestApp {
+    if let Ok(binary) = std::env::var("OVERKILL_TEST_TWIN_BIN") {
+        return spawn_process(&binary, env);
+    }
+    let lookup = |name: &str| env.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone());
+    let loaded = Config::load(&overkill::cli::SettingFlags::default(), lookup).expect("the test's settings are valid");
+    spawn_app_with(Backend::Sqlite, move |config| {
+        config.fx = loaded.fx;
+        config.http.request_timeout = loaded.http.request_timeout;
+    })
+    .await
+}
+
+/// Starts `binary serve` with `env` on free ports and waits for its
+/// `listening` log line on stdout (at most 30 s), which names both addresses.
+fn spawn_process(binary: &str, env: &[(&str, String)]) -> TestApp {
+    use std::io::BufRead;
+    let database = std::env::var("OVERKILL_TEST_TWIN_DATABASE_URL").expect("OVERKILL_TEST_TWIN_DATABASE_URL is set");
+    let mut child = std::process::Command::new(binary)
+        .arg("serve")
+        .env("DATABASE_URL", database)
+        .env("OVERKILL_LISTEN", "127.0.0.1:0")
+        .env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("OVERKILL_DRAIN_GRACE_MS", "0")
+        .env("OVERKILL_LOG_LEVEL", "info")
+        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+    // The twin logs JSON lines to stdout.
+    let log = child.stdout.take().unwrap();
+    let process = Process(child);
+    // The log is read on a thread of its own, and kept draining after the
+    // line is found, so the child never blocks on a full pipe.
+    let (found, listening) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
+            if line.contains("\"listening\"") {
+                if let Some(found) = found.take() {
+                    let _ = found.send(line);
+                }
+            }
+        }
+    });
+    let line = listening.recv_timeout(std::time::Duration::from_secs(30)).expect("the service listens within 30 s");
+    let line: Value = serde_json::from_str(&line).unwrap();
+    let address = |key: &str| format!("http://{}", line[key].as_str().unwrap());
+    TestApp { process: Some(process), admin: address("admin_listen"), ..external(address("listen")) }
 }
 
 fn client() -> reqwest::Client {
