@@ -77,3 +77,29 @@ serve_stop() {
   fi
   return 0
 }
+
+# Starts the Frankfurter simulator (crates/fx-sim, built by the caller with
+# `cargo build -p fx-sim`) on a free loopback port, logging to $1; the
+# remaining arguments are its flags (knobs). Sets FX_SIM_URL and FX_SIM_PID.
+fx_sim_start() {
+  local log=$1 line
+  shift
+  "${CARGO_TARGET_DIR:-target}/debug/fx-sim" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  FX_SIM_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q '"listening"' "$log" && break
+    kill -0 "$FX_SIM_PID" 2>/dev/null || { cat "$log" >&2; echo "fx-sim exited before it listened" >&2; return 1; }
+    sleep 0.1  # polling the log for readiness, bounded to 10 s
+  done
+  line=$(grep -m 1 '"listening"' "$log") || { cat "$log" >&2; echo "fx-sim did not listen within 10 s" >&2; return 1; }
+  FX_SIM_URL=http://$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["listen"])' "$line")
+}
+
+# Stops the simulator fx_sim_start started, if it still runs.
+fx_sim_stop() {
+  if [ -n "${FX_SIM_PID:-}" ]; then
+    kill "$FX_SIM_PID" 2>/dev/null && wait "$FX_SIM_PID" 2>/dev/null
+    FX_SIM_PID=
+  fi
+  return 0
+}

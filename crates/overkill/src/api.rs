@@ -67,7 +67,7 @@ struct ApiDoc;
 /// The API router and its OpenAPI document, generated from the handlers.
 pub fn router(state: AppState, settings: &HttpSettings) -> (Router, Arc<OpenApiDoc>) {
     let (router, mut doc) = routes().split_for_parts();
-    chassis::openapi::document_middleware_responses(&mut doc);
+    complete(&mut doc);
     let doc = Arc::new(doc);
     let served = doc.clone();
     let router = router.route("/openapi.json", get(move || serve_doc(served.clone()))).with_state(state);
@@ -78,8 +78,14 @@ pub fn router(state: AppState, settings: &HttpSettings) -> (Router, Arc<OpenApiD
 /// `overkill openapi` and the tests, which need no database.
 pub fn document() -> OpenApiDoc {
     let mut doc = routes::<AppState>().into_openapi();
-    chassis::openapi::document_middleware_responses(&mut doc);
+    complete(&mut doc);
     doc
+}
+
+/// Adds to the generated document what the handlers' annotations cannot say.
+fn complete(doc: &mut OpenApiDoc) {
+    chassis::openapi::document_middleware_responses(doc);
+    fx::document_distinct_quotes(doc);
 }
 
 /// Every feature's routes, documented.

@@ -28,6 +28,19 @@ where
     OpenApiRouter::new().routes(routes!(rates))
 }
 
+/// States in `doc` what `#[param]` cannot: the quotes are distinct.
+pub fn document_distinct_quotes(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let operation = doc.paths.paths.get_mut("/v1/fx/rates").and_then(|item| item.get.as_mut());
+    let parameters = operation.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten();
+    for parameter in parameters.filter(|parameter| parameter.name == "quotes") {
+        if let Some(RefOr::T(Schema::Array(array))) = parameter.schema.as_mut() {
+            array.unique_items = true;
+        }
+    }
+}
+
 /// Query parameters of `/v1/fx/rates`, for the OpenAPI document.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -37,7 +50,7 @@ struct RatesParams {
     #[param(value_type = Currency)]
     base: String,
     /// 1–20 distinct ISO 4217 codes, separated by commas: `EUR,GBP,JPY`.
-    #[param(pattern = "^[A-Z]{3}(,[A-Z]{3}){0,19}$")]
+    #[param(value_type = Vec<Currency>, style = Form, explode = false, min_items = 1, max_items = 20)]
     quotes: String,
 }
 
