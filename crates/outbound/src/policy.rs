@@ -148,14 +148,14 @@ impl Policy {
                 Ok(admission) => admission,
                 Err(until) => return Err(self.rejected(CallError::BreakerOpen { until }, "rejected_breaker")),
             };
-            let queued = Instant::now();
-            if let Err(until) = self.quota.acquire(deadline).await {
-                // The breaker let this call out; it never went, so it says nothing.
-                self.breaker.abandon(admission);
-                return Err(self.rejected(CallError::Quota { until }, "rejected_quota"));
-            }
-            if queued.elapsed() > Duration::ZERO {
-                metrics::counter!("outbound_quota_waits_total", "provider" => name).increment(1);
+            match self.quota.acquire(deadline).await {
+                Ok(false) => {}
+                Ok(true) => metrics::counter!("outbound_quota_waits_total", "provider" => name).increment(1),
+                Err(until) => {
+                    // The breaker let this call out; it never went, so it says nothing.
+                    self.breaker.abandon(admission);
+                    return Err(self.rejected(CallError::Quota { until }, "rejected_quota"));
+                }
             }
             if attempts == 0 {
                 self.budget.deposit();

@@ -41,14 +41,19 @@ impl Quota {
         Self { per_second: per_second.max(f64::MIN_POSITIVE), burst, state: Mutex::new(state) }
     }
 
-    /// Takes a token, waiting until it comes if that is by `deadline`.
-    /// `Err(when)` when the next token (or the provider's reopening) comes
-    /// after `deadline`: nothing is taken then. A caller dropped while it
-    /// waits has spent its token: the error is on the side of fewer calls.
-    pub async fn acquire(&self, deadline: Instant) -> Result<(), Instant> {
-        let ready = self.book(Instant::now(), deadline)?;
+    /// Takes a token, waiting until it comes if that is by `deadline`;
+    /// `Ok(true)` when it had to wait. `Err(when)` when the next token (or
+    /// the provider's reopening) comes after `deadline`: nothing is taken
+    /// then. A caller dropped while it waits has spent its token: the error
+    /// is on the side of fewer calls.
+    pub async fn acquire(&self, deadline: Instant) -> Result<bool, Instant> {
+        let now = Instant::now();
+        let ready = self.book(now, deadline)?;
+        if ready <= now {
+            return Ok(false);
+        }
         tokio::time::sleep_until(ready).await;
-        Ok(())
+        Ok(true)
     }
 
     /// Closes the bucket until `until` (the provider said so).

@@ -97,10 +97,7 @@ where
     IdempotencyStore: FromRef<S>,
     Fx: FromRef<S>,
 {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(products::router())
-        .merge(orders::router())
-        .merge(fx::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router()).merge(orders::router()).merge(fx::router())
 }
 
 /// This document (OpenAPI 3.1).

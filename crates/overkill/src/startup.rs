@@ -117,8 +117,11 @@ impl Application {
             fx: fx.clone(),
         };
         let (api, openapi) = api::router(state, &config.http);
-        let admin =
-            ops::router(Ops { readiness: Arc::new(Readiness { db: db.clone(), fx }), shutdown: shutdown.clone(), metrics: metrics.clone() });
+        let admin = ops::router(Ops {
+            readiness: Arc::new(Readiness { db: db.clone(), fx }),
+            shutdown: shutdown.clone(),
+            metrics: metrics.clone(),
+        });
 
         let api_listener = bind(config.listen, "API").await?;
         let admin_listener = bind(config.admin_listen, "admin").await?;

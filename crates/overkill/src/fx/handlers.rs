@@ -94,7 +94,11 @@ struct RateView {
             headers(("Retry-After" = u64, description = "Seconds until the provider may be asked again"))),
     )
 )]
-async fn rates(State(fx): State<Fx>, deadline: Deadline, QueryParams(params): QueryParams) -> Result<Response, Problem> {
+async fn rates(
+    State(fx): State<Fx>,
+    deadline: Deadline,
+    QueryParams(params): QueryParams,
+) -> Result<Response, Problem> {
     let (base, quotes) = parse_rates_query(&params)?;
     let mut rates = Vec::with_capacity(quotes.len());
     for quote in quotes {

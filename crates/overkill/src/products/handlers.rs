@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use chassis::Deadline;
 use axum::response::{IntoResponse, Response};
+use chassis::Deadline;
 use chassis::Problem;
 use chassis::conditional::Preconditions;
 use chassis::extract::{JsonObject, MergePatch};

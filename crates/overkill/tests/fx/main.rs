@@ -38,7 +38,8 @@ async fn start(knobs: Knobs, settings: &[(&str, &str)]) -> (Simulator, TestApp) 
 
 /// Creates a product priced `price_minor` in `currency`, named `name`.
 async fn product(app: &TestApp, name: &str, price_minor: i64, currency: &str) -> Value {
-    let body = json!({"sku": unique("FX-"), "name": name, "price_minor": price_minor, "currency": currency, "stock": 1});
+    let body =
+        json!({"sku": unique("FX-"), "name": name, "price_minor": price_minor, "currency": currency, "stock": 1});
     app.create_ok(&body).await
 }
 
@@ -214,11 +215,15 @@ async fn fx_rates_lists_quotes_in_order_from_one_lookup() {
         ("base=USD&quotes=EUR,", vec!["quotes"]),
         ("base=USD&quotes=XXX", vec!["quotes"]),
         ("base=USD&quotes=", vec!["quotes"]),
-        ("base=USD&quotes=AUD,BGN,BRL,CAD,CHF,CNY,CZK,DKK,EUR,GBP,HKD,HUF,IDR,ILS,INR,ISK,JPY,KRW,MXN,MYR,NOK", vec!["quotes"]),
+        (
+            "base=USD&quotes=AUD,BGN,BRL,CAD,CHF,CNY,CZK,DKK,EUR,GBP,HKD,HUF,IDR,ILS,INR,ISK,JPY,KRW,MXN,MYR,NOK",
+            vec!["quotes"],
+        ),
         ("base=USD&quotes=EUR&symbols=GBP", vec!["symbols"]),
     ] {
         let problem = assert_problem(app.get(&format!("/v1/fx/rates?{query}")).await, 400, "invalid-parameter").await;
-        let named: Vec<_> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let named: Vec<_> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert_eq!(named, fields, "{query}");
     }
     // Real currencies the provider does not quote: as a quote, and as a base.
