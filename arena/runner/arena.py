@@ -7,9 +7,9 @@ and is recorded in raw["order"].
 import os
 import subprocess
 
-from . import build, codesize, edit, scenarios
+from . import build, codesize, edit, fxsim, scenarios
 from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED, GC_TUNED_ENV, GO_TWINS,
-                     LOAD_CORE, LOAD_SCENARIOS, MAX_REPEATS, SERVICE_CORE, TWINS, base_twin,
+                     FX_SCENARIOS, LOAD_CORE, LOAD_SCENARIOS, MAX_REPEATS, SERVICE_CORE, TWINS, base_twin,
                      order)
 from .load import LoadError, Oha, write_bodies
 from .pg import Postgres
@@ -37,6 +37,7 @@ class Arena:
         self.order_bodies = {}  # twin -> {order scenario: body file}
         self.tools = {}
         self.pg_version = None
+        self.fx_sim = None
 
     # ---- setup -------------------------------------------------------------
     def run(self):
@@ -53,6 +54,8 @@ class Arena:
             try:
                 self._with_services()
             finally:
+                if self.fx_sim:
+                    self.fx_sim.stop()
                 if self.pg:
                     with step("stopping PostgreSQL"):
                         self.pg.stop()
@@ -93,6 +96,16 @@ class Arena:
                                        f"executable{hint}")
             say(f"{twin} binary: {path}")
 
+    def _fx_sim_binary(self):
+        path = os.path.join(self.repo, "target", "release", "fx-sim")
+        if not self.args.skip_build or not os.path.isfile(path):
+            with step("FX simulator: cargo build --release -p fx-sim"):
+                r = subprocess.run(["cargo", "build", "--release", "-p", "fx-sim"],
+                                   cwd=self.repo)
+            if r.returncode != 0:
+                raise build.BuildError("cargo build --release -p fx-sim failed")
+        return path
+
     def _default_rust_bin(self):
         path = os.path.join(self.repo, "target", "release", "overkill")
         if not self.args.skip_build:
@@ -112,11 +125,15 @@ class Arena:
                                       "stripped": "not stripped" not in desc}
 
     # ---- services ----------------------------------------------------------
-    def _service(self, twin, ballast_mb=0):
+    def _service(self, twin, ballast_mb=0, scenario=None):
         base = base_twin(twin)
+        env = dict(GC_TUNED_ENV) if twin in GC_TUNED else {}
+        # Every service knows the simulator (none calls it without `currency`).
+        env["OVERKILL_FX_URL"] = self.fx_sim.url() if self.fx_sim else "off"
+        env.update(fxsim.FX_ENV)
+        env.update(fxsim.SCENARIO_ENV.get(scenario, {}))
         return Service(twin, self.bins[base], self.pg.dsn(f"arena_{base}"), SERVICE_CORE,
-                       self.tools["taskset"], self.tmp, ballast_mb=ballast_mb,
-                       extra_env=GC_TUNED_ENV if twin in GC_TUNED else None)
+                       self.tools["taskset"], self.tmp, ballast_mb=ballast_mb, extra_env=env)
 
     def _round(self, what, twins=TWINS):
         """The order of the next round of blocks, recorded."""
@@ -132,6 +149,11 @@ class Arena:
         with step("starting a throwaway PostgreSQL"):
             self.pg.start()
             self.pg_version = self.pg.version()
+        if any(self.plan.wants(s) for s in FX_SCENARIOS):
+            with step("starting the FX provider simulator"):
+                self.fx_sim = fxsim.FxSim(self._fx_sim_binary(), LOAD_CORE,
+                                          self.tools["taskset"], self.tmp)
+                self.fx_sim.start()
         for twin in TWINS:
             self.pg.recreate_db(f"arena_{twin}")
             with step(f"{twin}: first start, seeding {scenarios.SEED_PRODUCTS} products"):
@@ -239,7 +261,8 @@ class Arena:
         return second
 
     def _block_once(self, twin, scenario, rates, ballast_mb):
-        svc = self._service(twin, ballast_mb=ballast_mb)
+        svc = self._service(twin, ballast_mb=ballast_mb, scenario=scenario)
+        calls_before = self.fx_sim.calls() if self.fx_sim and scenario in FX_SCENARIOS else None
         db = f"arena_{base_twin(twin)}"
         if scenario == "create":
             reset = lambda: scenarios.clean_load_rows(self.pg, db)  # noqa: E731
@@ -254,6 +277,8 @@ class Arena:
             results, hwm = scenarios.run_block(self.oha, svc, self._targets(twin), scenario,
                                                protocols, self.plan.load_s,
                                                self.plan.warmup_s, rates, reset)
+            if calls_before is not None:
+                self._record_provider_calls(twin, scenario, rates, results, calls_before)
             return results, hwm, rss
         except LoadError as e:
             warn(f"{twin} {scenario}: load failed, run dropped: {e}")
@@ -261,6 +286,16 @@ class Arena:
         finally:
             svc.stop()
             reset()
+
+    def _record_provider_calls(self, twin, scenario, rates, results, calls_before):
+        """How many of the block's lookups reached the provider (warm-ups included)."""
+        calls = self.fx_sim.calls()
+        if calls is None:
+            return
+        self.raw.setdefault("fx_provider_calls", []).append({
+            "twin": twin, "scenario": scenario, "kind": _kind(rates, 0),
+            "provider_calls": calls - calls_before,
+            "measured_requests": sum(r.get("ok", 0) for r in results.values())})
 
     def _loads(self, loads):
         sat = {}

@@ -3,8 +3,10 @@ import argparse
 from dataclasses import dataclass, field
 
 ALL_STEPS = ("build", "size", "cold_start", "memory", "get_one", "list", "create",
-             "order1", "order5", "ballast", "code")
-LOAD_SCENARIOS = ("get_one", "list", "create", "order1", "order5")
+             "order1", "order5", "fx_hit", "fx_miss", "ballast", "code")
+LOAD_SCENARIOS = ("get_one", "list", "create", "order1", "order5", "fx_hit", "fx_miss")
+# The scenarios that convert prices through the FX provider simulator.
+FX_SCENARIOS = ("fx_hit", "fx_miss")
 # The scenarios that write rows, which are removed after each load (about 2 s).
 WRITE_SCENARIOS = ("create", "order1", "order5")
 SERVICE_CORE, LOAD_CORE = "1", "0"

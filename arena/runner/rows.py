@@ -14,7 +14,9 @@ from .stats import summarize
 
 SCENARIO_LABEL = {"get_one": "GET one product", "list": "GET list of 50",
                   "create": "POST create", "order1": "POST order, 1 line",
-                  "order5": "POST order, 5 lines"}
+                  "order5": "POST order, 5 lines",
+                  "fx_hit": "GET one in USD, rate cached",
+                  "fx_miss": "GET one in USD, rate asked every time"}
 PROTO_LABEL = {"h1": "HTTP/1.1", "h2": "HTTP/2"}
 GROUP_ORDER = ("cpu", "latency", "memory", "throughput", "build")
 TUNED_OF = {base: tuned for tuned, base in GC_TUNED.items()}

@@ -141,6 +141,9 @@ class Targets:
         if scenario in ORDER_SCENARIOS:
             return {"url": f"{base}/v1/orders", "method": "POST",
                     "body_file": self.order_bodies[scenario]}
+        if scenario in ("fx_hit", "fx_miss"):
+            # A seeded product is priced in EUR.
+            return {"url": f"{base}/v1/products/{self.product_id}?currency=USD"}
         raise ValueError(scenario)
 
 
