@@ -52,6 +52,7 @@ async fn openapi_is_valid_and_lists_every_route(app: TestApp) {
         ("GET", "/v1/orders"),
         ("GET", "/v1/orders/{id}"),
         ("POST", "/v1/orders/{id}/cancel"),
+        ("GET", "/v1/fx/rates"),
         ("GET", "/openapi.json"),
     ]
     .iter()
