@@ -11,7 +11,8 @@ use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use crate::config::spec::SettingSpec;
 use crate::config::{CONFIG_ENV, SETTINGS};
 
-/// overkill: a products catalogue over HTTP, on PostgreSQL or embedded SQLite.
+/// overkill: a products catalogue and orders over HTTP, on PostgreSQL or embedded SQLite, with prices in
+/// any currency through an FX provider.
 ///
 /// Settings come from defaults < the TOML file < OVERKILL_* environment
 /// variables (and DATABASE_URL) < these flags. Exit status: 0 done,

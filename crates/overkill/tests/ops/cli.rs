@@ -55,9 +55,19 @@ fn a_broken_settings_file_exits_64_naming_the_line_and_column() {
     let line = one_plain_line(&overkill(&["--config", &path], &[]), 64);
     assert!(line.contains(&path) && line.contains("line 3, column"), "{line}");
 
-    std::fs::write(&path, "[fx]\nurl = \"https://example.com\"\n").unwrap();
+    std::fs::write(&path, "[proxy]\nurl = \"https://example.com\"\n").unwrap();
     let line = one_plain_line(&overkill(&[], &[("OVERKILL_CONFIG", &path)]), 64);
-    assert!(line.contains("unknown setting `fx`"), "{line}");
+    assert!(line.contains("unknown setting `proxy`"), "{line}");
+
+    // A section's keys are checked like any other, and named in full.
+    std::fs::write(&path, "[fx]\nurl = \"ftp://example.com\"\n").unwrap();
+    let line = one_plain_line(&overkill(&["--config", &path], &[]), 64);
+    assert!(line.contains("fx.url") && line.contains(&path), "{line}");
+    std::fs::write(&path, "[fx]\nretries = 3\n").unwrap();
+    let line = one_plain_line(&overkill(&["--config", &path], &[]), 64);
+    assert!(line.contains("fx.retries"), "{line}");
+    let line = one_plain_line(&overkill(&[], &[("OVERKILL_FX_QUOTA_PER_SECOND", "0")]), 64);
+    assert!(line.contains("fx.quota_per_second") && line.contains("OVERKILL_FX_QUOTA_PER_SECOND"), "{line}");
 }
 
 #[test]
@@ -84,7 +94,7 @@ fn an_unknown_flag_is_a_usage_error_and_help_and_version_succeed() {
             assert!(help.contains(flag), "{flag} in {option}");
         }
         // Help describes what exists, not what is planned.
-        for planned in ["order", "FX", "proxy"] {
+        for planned in ["proxy", "HTTP/3"] {
             assert!(!help.contains(planned), "{option} mentions `{planned}`: {help}");
         }
     }
