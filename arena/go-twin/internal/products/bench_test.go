@@ -56,7 +56,7 @@ func benchHandler(b *testing.B) (http.Handler, int64) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	NewHandler(store, httpx.BodyLimits{MaxBytes: 1 << 20, ReadTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler)).Register(mux)
+	NewHandler(store, httpx.BodyLimits{MaxBytes: 1 << 20, ReadTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler), nil).Register(mux)
 	return mux, first
 }
 
