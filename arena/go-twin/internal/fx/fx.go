@@ -156,6 +156,9 @@ func (c *Client) lookup(ctx context.Context, base currency.Currency) (*Table, So
 	if d, ok := ctx.Deadline(); ok && d.Add(-deadlineMargin).Before(deadline) {
 		deadline = d.Add(-deadlineMargin)
 	}
+	if !deadline.After(now) { // no time left to ask: a stale rate or nothing
+		return c.fallback(slot, nil)
+	}
 	// The call runs on its own goroutine under the first caller's deadline,
 	// not its cancellation: one caller leaving does not fail the others.
 	// Every caller leaves by its own deadline (the result channel is
@@ -178,6 +181,13 @@ func (c *Client) lookup(ctx context.Context, base currency.Currency) (*Table, So
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	return c.fallback(slot, failure)
+}
+
+// fallback answers a lookup whose call failed (failure nil: it could not
+// wait for one): the entry if it is within the stale limit, else
+// fx-unavailable with the time the provider may be asked again.
+func (c *Client) fallback(slot *atomic.Pointer[entry], failure *callError) (*Table, Source, *Error) {
 	if e := slot.Load(); e != nil && time.Since(e.at) < c.ttl+c.staleLimit {
 		c.policy.metrics.stale.Inc()
 		return e.table, Stale, nil
