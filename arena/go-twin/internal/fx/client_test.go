@@ -406,3 +406,26 @@ func count(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// Many goroutines reserving at once get no more than burst + rate × time.
+func TestConcurrentReservationsStayWithinTheQuota(t *testing.T) {
+	q := newQuota(50, 5)
+	started := time.Now()
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(started) < 500*time.Millisecond {
+				if _, _, ok := q.acquire(context.Background(), time.Now().Add(20*time.Millisecond)); ok {
+					granted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if max := 5 + 50*time.Since(started).Seconds(); float64(granted.Load()) > max {
+		t.Errorf("%d tokens granted, at most %.1f allowed", granted.Load(), max)
+	}
+}

@@ -2,6 +2,7 @@ package fx
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,11 @@ import (
 // (x/time/rate) shared by every caller in the process, and a gate the
 // provider can close ("wait 30 s": Retry-After, RateLimit) for everyone.
 type quota struct {
+	// mu orders reservations by time: rate.Limiter sets its clock to the
+	// instant each reservation gives, even an earlier one than the last,
+	// and then counts the refill between the two twice. Reading time.Now
+	// and reserving under one lock keeps the instants increasing.
+	mu     sync.Mutex
 	bucket *rate.Limiter
 	// closedUntil is when the provider said it may be asked again, as
 	// nanoseconds on the monotonic clock (see clock); 0 when it has not.
@@ -28,6 +34,7 @@ func newQuota(perSecond float64, burst int) *quota {
 // (rate.Limiter.Wait refuses such waits too, but neither says when nor
 // knows the provider's gate.) waited reports a wait for the token.
 func (q *quota) acquire(ctx context.Context, deadline time.Time) (until time.Time, waited bool, ok bool) {
+	q.mu.Lock()
 	now := time.Now()
 	r := q.bucket.ReserveN(now, 1)
 	ready := now.Add(r.DelayFrom(now))
@@ -36,8 +43,10 @@ func (q *quota) acquire(ctx context.Context, deadline time.Time) (until time.Tim
 	}
 	if !r.OK() || ready.After(deadline) {
 		r.CancelAt(now)
+		q.mu.Unlock()
 		return ready, false, false
 	}
+	q.mu.Unlock()
 	if !ready.After(now) {
 		return ready, false, true
 	}
