@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"overkill/arena/go-twin/internal/fx"
 )
 
 // exitConfig is the exit status for invalid configuration (EX_USAGE).
@@ -33,6 +36,7 @@ type Config struct {
 	LogOff                bool
 	BallastMB             int           // benchmark only: MiB of live heap to hold
 	IdempotencyTTL        time.Duration // how long an Idempotency-Key and its answer are kept
+	FX                    fx.Settings   // FX.URL "": conversion off
 }
 
 type configError struct{ name, value, reason string }
@@ -47,11 +51,21 @@ func (e *configError) Error() string {
 // loadConfig reads the configuration through getenv; an empty variable counts
 // as unset. The error names the offending variable.
 func loadConfig(getenv func(string) string) (*Config, error) {
+	return loadConfigEnv(func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// loadConfigEnv reads the configuration through lookupEnv (os.LookupEnv);
+// an empty variable counts as unset, except OVERKILL_FX_URL, where empty
+// means off. The error names the offending variable.
+func loadConfigEnv(lookupEnv func(string) (string, bool)) (*Config, error) {
 	c := &Config{}
 	var err error
 	get := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
+		if v, _ := lookupEnv(name); strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
 		}
 		return def
 	}
@@ -106,6 +120,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000")
 	c.BallastMB = int(integer("OVERKILL_BALLAST_MB", "0", 0, 64*1024))
 	c.IdempotencyTTL = time.Duration(integer("OVERKILL_IDEMPOTENCY_TTL_SECS", "86400", 60, maxIdempotencyTTLSecs)) * time.Second
+	c.FX = loadFX(lookupEnv, get, integer, &err)
 	lvl := get("OVERKILL_LOG_LEVEL", "info")
 	if level, off, ok := parseLogLevel(lvl); ok {
 		c.LogLevel, c.LogOff = level, off
@@ -116,6 +131,70 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadFX reads the [fx] settings: the Rust service's names, defaults and
+// bounds (docs/design/fx.md, "Configuration"). The first error is kept in *err.
+func loadFX(lookupEnv func(string) (string, bool), get func(name, def string) string,
+	integer func(name, def string, min, max int64) int64, err *error) fx.Settings {
+	var s fx.Settings
+	const urlVar = "OVERKILL_FX_URL"
+	url := "https://api.frankfurter.dev"
+	if v, set := lookupEnv(urlVar); set { // set but empty: off
+		url = strings.TrimSpace(v)
+	}
+	if u, reason := checkFXURL(url); reason != "" {
+		if *err == nil {
+			*err = &configError{urlVar, url, reason}
+		}
+	} else {
+		s.URL = u
+	}
+	ms := func(name, def string) time.Duration {
+		return time.Duration(integer(name, def, 1, 60_000)) * time.Millisecond
+	}
+	secs := func(name, def string, min, max int64) time.Duration {
+		return time.Duration(integer(name, def, min, max)) * time.Second
+	}
+	decimal := func(name, def string, min, max float64) float64 {
+		v := get(name, def)
+		n, perr := strconv.ParseFloat(v, 64)
+		plain := strings.Trim(v, "0123456789.") == ""
+		if *err == nil && (perr != nil || !plain || n < min || n > max) {
+			*err = &configError{name, v, fmt.Sprintf("must be a decimal number between %g and %g", min, max)}
+		}
+		return n
+	}
+	s.ConnectTimeout = ms("OVERKILL_FX_CONNECT_TIMEOUT_MS", "1000")
+	s.AttemptTimeout = ms("OVERKILL_FX_ATTEMPT_TIMEOUT_MS", "2000")
+	s.Deadline = ms("OVERKILL_FX_DEADLINE_MS", "3000")
+	s.QuotaPerSecond = decimal("OVERKILL_FX_QUOTA_PER_SECOND", "5", 0.001, 100_000)
+	s.QuotaBurst = int(integer("OVERKILL_FX_QUOTA_BURST", "10", 1, 100_000))
+	s.MaxInFlight = int(integer("OVERKILL_FX_MAX_IN_FLIGHT", "16", 1, 1024))
+	s.MaxAttempts = int(integer("OVERKILL_FX_MAX_ATTEMPTS", "3", 1, 10))
+	s.RetryBudgetRatio = decimal("OVERKILL_FX_RETRY_BUDGET_RATIO", "0.2", 0, 1)
+	s.BreakerFailureRate = decimal("OVERKILL_FX_BREAKER_FAILURE_RATE", "0.5", 0.01, 1)
+	s.BreakerMinCalls = int(integer("OVERKILL_FX_BREAKER_MIN_CALLS", "10", 1, 100_000))
+	s.BreakerWindow = secs("OVERKILL_FX_BREAKER_WINDOW_SECS", "30", 1, 3600)
+	s.BreakerOpen = secs("OVERKILL_FX_BREAKER_OPEN_SECS", "10", 1, 3600)
+	s.CacheTTL = secs("OVERKILL_FX_CACHE_TTL_SECS", "3600", 0, 86_400)
+	s.StaleLimit = secs("OVERKILL_FX_STALE_LIMIT_SECS", "86400", 0, 604_800)
+	return s
+}
+
+// checkFXURL accepts an http:// or https:// base URL with a host and no
+// query or fragment (returned without trailing slashes), or "" / "off"
+// (any case): conversion off, returned as "".
+func checkFXURL(v string) (string, string) {
+	if v == "" || strings.EqualFold(v, "off") {
+		return "", ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return "", "must be an http:// or https:// base URL (without a query), or off"
+	}
+	return strings.TrimRight(v, "/"), ""
 }
 
 // maxIdempotencyTTLSecs: keys are kept at most 30 days (the Rust service's

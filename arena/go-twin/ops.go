@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"overkill/arena/go-twin/internal/fx"
 	"overkill/arena/go-twin/internal/httpx"
 	"overkill/arena/go-twin/internal/products"
 )
@@ -20,10 +21,27 @@ type ops struct {
 	draining *atomic.Bool
 	reg      *prometheus.Registry
 	log      *slog.Logger
+	fx       *fx.Client // nil: conversion off
 }
 
 type statusBody struct {
 	Status string `json:"status"`
+}
+
+// readyBody is /readyz's answer: the status, and the FX provider's state,
+// which never makes the service unready (it can answer without it).
+type readyBody struct {
+	Status string  `json:"status"`
+	FX     fxState `json:"fx"`
+}
+
+type fxState struct {
+	Enabled bool   `json:"enabled"`
+	Breaker string `json:"breaker,omitempty"` // closed, open, half_open
+}
+
+func (o *ops) ready(status string) readyBody {
+	return readyBody{Status: status, FX: fxState{Enabled: o.fx.Enabled(), Breaker: o.fx.BreakerState()}}
 }
 
 func (o *ops) handler() http.Handler {
@@ -38,18 +56,18 @@ func (o *ops) handler() http.Handler {
 
 func (o *ops) readyz(w http.ResponseWriter, r *http.Request) {
 	if o.draining.Load() {
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, statusBody{"draining"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, o.ready("draining"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	if err := o.store.Ping(ctx); err != nil {
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, statusBody{"unavailable"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, o.ready("unavailable"))
 		return
 	}
 	if err := o.store.EnsureSchema(ctx); err != nil {
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, statusBody{"unavailable"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, o.ready("unavailable"))
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, statusBody{"ready"})
+	httpx.WriteJSON(w, http.StatusOK, o.ready("ready"))
 }

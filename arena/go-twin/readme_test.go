@@ -41,3 +41,20 @@ func TestReadmeListsEverySetting(t *testing.T) {
 		t.Errorf("declared %d settings; README rows: %d", len(declared), strings.Count(string(readme), "| `OVERKILL_"))
 	}
 }
+
+// The README's layout table has a row for every package under internal/.
+func TestReadmeLayoutNamesEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := os.ReadDir("internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if d.IsDir() && !strings.Contains(string(readme), "| `internal/"+d.Name()+"` |") {
+			t.Errorf("internal/%s has no row in README.md's layout table", d.Name())
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"overkill/arena/go-twin/internal/fx"
 	"overkill/arena/go-twin/internal/httpx"
 	"overkill/arena/go-twin/internal/orders"
 	"overkill/arena/go-twin/internal/products"
@@ -34,7 +35,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "usage: go-twin [serve|migrate]  (configuration comes from the environment; see README.md)")
 		return exitConfig
 	}
-	cfg, err := loadConfig(os.Getenv)
+	cfg, err := loadConfigEnv(os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return exitConfig
@@ -94,7 +95,9 @@ func run() int {
 
 	api := http.NewServeMux()
 	bodyLimits := httpx.BodyLimits{MaxBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.BodyReadTimeout}
-	products.NewHandler(store, bodyLimits, logger).Register(api)
+	rates := fx.New(cfg.FX, reg, logger) // nil: conversion off
+	products.NewHandler(store, bodyLimits, logger, rates).Register(api)
+	rates.Register(api)
 	orders.NewHandler(orderStore, bodyLimits, logger).Register(api)
 	// Expired idempotency keys: at most 1000 a minute, until shutdown.
 	go orderStore.SweepEvery(ctx, time.Minute, func(err error) {
@@ -102,7 +105,7 @@ func run() int {
 	})
 	apiHandler := apiStack(api, cfg, logger, metrics)
 
-	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger}).handler()
+	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger, fx: rates}).handler()
 
 	apiLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -163,3 +163,21 @@ func TestEachKeyMatchesDecoder(t *testing.T) {
 		}
 	}
 }
+
+// A problem that knows when to retry says so; other 503s say 1 s.
+func TestASpecificRetryAfterWins(t *testing.T) {
+	for _, tc := range []struct {
+		p    *Problem
+		want string
+	}{
+		{&Problem{Slug: "fx-unavailable", Status: 503, RetryAfter: 30}, "30"},
+		{&Problem{Slug: "unavailable", Status: 503}, "1"},
+		{&Problem{Slug: "not-found", Status: 404}, ""},
+	} {
+		rec := httptest.NewRecorder()
+		WriteProblem(rec, httptest.NewRequest("GET", "/", nil), tc.p)
+		if got := rec.Header().Get("Retry-After"); got != tc.want {
+			t.Errorf("%s: Retry-After %q, want %q", tc.p.Slug, got, tc.want)
+		}
+	}
+}

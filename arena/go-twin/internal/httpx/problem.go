@@ -22,6 +22,10 @@ type Problem struct {
 	Detail string
 	Errors []FieldError
 	Field  string // unknown-field extension; empty when absent
+	// RetryAfter is the Retry-After header in seconds, when the problem
+	// knows when to retry (fx-unavailable: the provider's reopening); a 503
+	// without one gets 1.
+	RetryAfter int
 	// Ext holds further members a kind of problem defines (RFC 9457 §3.2),
 	// rendered: `"short_lines":[…]`, appended after the standard ones.
 	Ext []byte
@@ -31,7 +35,10 @@ func (p *Problem) Error() string { return p.Slug + ": " + p.Detail }
 
 // WriteProblem writes p as application/problem+json.
 func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
-	if p.Status == http.StatusServiceUnavailable {
+	switch {
+	case p.RetryAfter > 0:
+		w.Header()["Retry-After"] = []string{strconv.Itoa(p.RetryAfter)}
+	case p.Status == http.StatusServiceUnavailable:
 		w.Header()["Retry-After"] = retryAfter
 	}
 	buf := GetBuffer()
@@ -81,8 +88,9 @@ func (p *Problem) AppendJSON(b []byte, instance, requestID string) []byte {
 	return append(b, '}')
 }
 
-// retryAfter is shared by every 503 response (never modified): overload,
-// outage and timeout are all worth retrying after a second.
+// retryAfter is shared by every 503 response that does not know better
+// (never modified): overload, outage and timeout are all worth retrying
+// after a second.
 var retryAfter = []string{"1"}
 
 // Constructors, one per slug of the contract.

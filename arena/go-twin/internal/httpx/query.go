@@ -16,6 +16,17 @@ import (
 // allocates for a value without escapes (it is a substring of raw).
 func ParseQuery(raw string) (map[string]string, *Problem) {
 	params := make(map[string]string, strings.Count(raw, "&")+1)
+	if p := EachQuery(raw, func(name, value string) { params[name] = value }); p != nil {
+		return nil, p
+	}
+	return params, nil
+}
+
+// EachQuery calls fn with every parameter of raw, in order, repeats
+// included, decoded and checked as ParseQuery does: if any value is not
+// UTF-8 or holds NUL, it returns the 400 naming every such parameter (fn
+// may have seen the others). It allocates only for values with escapes.
+func EachQuery(raw string, fn func(name, value string)) *Problem {
 	var errs []FieldError
 	for raw != "" {
 		var pair string
@@ -31,13 +42,29 @@ func ParseQuery(raw string) (map[string]string, *Problem) {
 		case strings.IndexByte(value, 0) >= 0:
 			errs = append(errs, FieldError{Field: name, Message: "must not contain NUL (U+0000)"})
 		default:
-			params[name] = value
+			fn(name, value)
 		}
 	}
 	if errs != nil {
-		return nil, InvalidParameter(errs)
+		return InvalidParameter(errs)
 	}
-	return params, nil
+	return nil
+}
+
+// QueryValue is the value of the parameter name in raw (the last of
+// repeats) and whether it is there, every parameter checked as ParseQuery
+// checks them: for a handler that reads one parameter without building a
+// map.
+func QueryValue(raw, name string) (value string, found bool, p *Problem) {
+	p = EachQuery(raw, func(n, v string) {
+		if n == name {
+			value, found = v, true
+		}
+	})
+	if p != nil {
+		return "", false, p
+	}
+	return value, found, nil
 }
 
 // formDecode percent-decodes s with '+' as a space.

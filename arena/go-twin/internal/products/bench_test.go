@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"overkill/arena/go-twin/internal/fx"
 	"overkill/arena/go-twin/internal/httpx"
 )
 
@@ -24,7 +25,9 @@ import (
 // database (a throwaway one: it creates and fills the products table);
 // without it, only the database-free benchmarks further down run.
 
-func benchHandler(b *testing.B) (http.Handler, int64) {
+func benchHandler(b *testing.B) (http.Handler, int64) { return benchHandlerFX(b, nil) }
+
+func benchHandlerFX(b *testing.B, rates *fx.Client) (http.Handler, int64) {
 	url := os.Getenv("OVERKILL_BENCH_DATABASE_URL")
 	if url == "" {
 		b.Skip("OVERKILL_BENCH_DATABASE_URL not set")
@@ -56,7 +59,7 @@ func benchHandler(b *testing.B) (http.Handler, int64) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	NewHandler(store, httpx.BodyLimits{MaxBytes: 1 << 20, ReadTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler)).Register(mux)
+	NewHandler(store, httpx.BodyLimits{MaxBytes: 1 << 20, ReadTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler), rates).Register(mux)
 	return mux, first
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"overkill/arena/go-twin/internal/currency"
+	"overkill/arena/go-twin/internal/fx"
 	"overkill/arena/go-twin/internal/httpx"
 )
 
@@ -27,10 +29,13 @@ type Handler struct {
 	store *Store
 	body  httpx.BodyLimits
 	log   *slog.Logger
+	fx    *fx.Client // nil: conversion off (currency= is a 422 fx-disabled)
 }
 
-func NewHandler(store *Store, body httpx.BodyLimits, log *slog.Logger) *Handler {
-	return &Handler{store: store, body: body, log: log}
+// NewHandler serves products from store; rates converts prices when a
+// request asks for another currency (nil: conversion is off).
+func NewHandler(store *Store, body httpx.BodyLimits, log *slog.Logger, rates *fx.Client) *Handler {
+	return &Handler{store: store, body: body, log: log, fx: rates}
 }
 
 // Register adds the product routes to mux.
@@ -199,9 +204,20 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, r, notFound(r))
 		return
 	}
+	target, p := h.target(r)
+	if p != nil {
+		httpx.WriteProblem(w, r, p)
+		return
+	}
 	prod, err := h.store.Get(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if target != 0 {
+		// The converted view changes with the rate: no ETag, and
+		// If-None-Match is not evaluated.
+		h.writeConverted(w, r, &prod, target)
 		return
 	}
 	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 {
@@ -377,6 +393,13 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 			bad("in_stock", "must be true or false")
 		}
 	}
+	var target currency.Currency
+	if v, ok := q["currency"]; ok {
+		var p *httpx.Problem
+		if target, p = fx.ParseTarget(v, true); p != nil {
+			errs = append(errs, fx.TargetError())
+		}
+	}
 	var after *position
 	if v, ok := q["cursor"]; ok {
 		// Checked against the sort and filters as parsed (defaults where invalid).
@@ -395,6 +418,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, r, httpx.InvalidParameter(errs))
 		return
 	}
+	if target != 0 && !h.fx.Enabled() {
+		httpx.WriteProblem(w, r, fx.ErrDisabled().Problem())
+		return
+	}
 
 	items, err := h.store.List(r.Context(), sort, f, after, limit+1)
 	if err != nil {
@@ -406,6 +433,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		items = items[:limit]
 		c := encodeCursor(sort, f, positionOf(sort, &items[limit-1]))
 		next = &c
+	}
+	if target != 0 {
+		h.writeConvertedList(w, r, items, next, target)
+		return
 	}
 	writeList(w, r, items, next)
 }

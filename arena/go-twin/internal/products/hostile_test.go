@@ -23,7 +23,7 @@ import (
 // decided before the store is reached (a nil store would panic otherwise).
 func newTestMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	NewHandler(nil, httpx.BodyLimits{MaxBytes: 1 << 20, ReadTimeout: 1e9}, slog.New(slog.DiscardHandler)).Register(mux)
+	NewHandler(nil, httpx.BodyLimits{MaxBytes: 1 << 20, ReadTimeout: 1e9}, slog.New(slog.DiscardHandler), nil).Register(mux)
 	return mux
 }
 

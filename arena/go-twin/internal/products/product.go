@@ -70,6 +70,11 @@ func (t Timestamp) AppendJSON(b []byte) []byte {
 // the struct tags above (TestProductJSONMatchesEncodingJSON), without
 // reflection.
 func (p *Product) AppendJSON(b []byte) []byte {
+	return append(p.appendMembers(b), '}')
+}
+
+// appendMembers appends p's object without its closing brace.
+func (p *Product) appendMembers(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, p.ID, 10)
 	b = append(b, `,"sku":`...)
@@ -89,8 +94,7 @@ func (p *Product) AppendJSON(b []byte) []byte {
 	b = append(b, `,"created_at":`...)
 	b = p.CreatedAt.AppendJSON(b)
 	b = append(b, `,"updated_at":`...)
-	b = p.UpdatedAt.AppendJSON(b)
-	return append(b, '}')
+	return p.UpdatedAt.AppendJSON(b)
 }
 
 // appendPage appends a page of the list response: {"items":[…],"next_cursor":…}.

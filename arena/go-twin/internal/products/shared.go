@@ -3,6 +3,8 @@ package products
 import (
 	"encoding/json"
 	"net/http"
+
+	"overkill/arena/go-twin/internal/currency"
 )
 
 // The helpers below are the one rule for ids, integers, strings, ETags and
@@ -44,4 +46,4 @@ func Unavailable(err error) bool { return unavailable(err) }
 func UnavailableSQLState(code string) bool { return unavailableSQLState(code) }
 
 // ValidCurrency reports a current ISO 4217 code.
-func ValidCurrency(code string) bool { return validCurrency(code) }
+func ValidCurrency(code string) bool { return currency.Valid(code) }

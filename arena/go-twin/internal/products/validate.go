@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"overkill/arena/go-twin/internal/currency"
 	"overkill/arena/go-twin/internal/httpx"
 )
 
@@ -334,7 +335,7 @@ func checkDescription(raw json.RawMessage) (*string, string) {
 
 func checkCurrency(raw json.RawMessage) (string, bool) {
 	s, ok := asString(raw)
-	if !ok || !validCurrency(s) {
+	if !ok || !currency.Valid(s) {
 		return "", false
 	}
 	return s, true
