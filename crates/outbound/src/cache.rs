@@ -112,6 +112,26 @@ where
         metrics::counter!("outbound_cache_lookups_total", "provider" => self.name, "result" => result).increment(1);
     }
 
+    /// What the cache holds for `key` without calling anyone: fresh
+    /// (`Cached`), or within the stale limit (`Stale`). For a caller that
+    /// cannot wait for a call in flight any longer.
+    pub fn peek(&self, key: &K) -> Option<(V, Freshness)> {
+        let (value, age) = {
+            let inner = self.lock();
+            let (value, at) = inner.entries.get(key)?;
+            (value.clone(), at.elapsed())
+        };
+        let freshness = if age < self.ttl {
+            Freshness::Cached
+        } else if age < self.ttl + self.stale_limit {
+            Freshness::Stale
+        } else {
+            return None;
+        };
+        self.count(if freshness == Freshness::Cached { "hit" } else { "stale" });
+        Some((value, freshness))
+    }
+
     /// Entries held now.
     pub fn len(&self) -> usize {
         self.lock().entries.len()
@@ -186,6 +206,20 @@ mod tests {
         assert_eq!(cache.get(&"k", || counted(&calls, Err("down"))).await, Err("down"));
         assert_eq!(cache.get(&"k", || counted(&calls, Ok(2))).await, Ok((2, Freshness::Live)));
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peek_never_calls_and_sees_only_usable_entries() {
+        let cache = TestCache::new("test", Duration::from_secs(60), Duration::from_secs(600), 10);
+        let calls = Arc::new(AtomicUsize::new(0));
+        assert_eq!(cache.peek(&"k"), None);
+        cache.get(&"k", || counted(&calls, Ok(1))).await.unwrap();
+        assert_eq!(cache.peek(&"k"), Some((1, Freshness::Cached)));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(cache.peek(&"k"), Some((1, Freshness::Stale)));
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(cache.peek(&"k"), None);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,7 +17,6 @@ const (
 	msgCode     = "must be a current ISO 4217 code, such as EUR"
 	msgQuotes   = "must be 1 to 20 distinct ISO 4217 codes separated by commas, such as EUR,GBP"
 	msgRequired = "is required"
-	msgRepeated = "must be given once"
 	msgUnknown  = "is not a parameter of this operation (base and quotes are)"
 )
 
@@ -60,18 +59,19 @@ func (c *Client) rates(w http.ResponseWriter, r *http.Request) {
 	buf.Write(w, http.StatusOK, "application/json")
 }
 
-// parseRatesQuery reads base and quotes, both required and given once; any
-// other parameter is refused. Every fault is listed: base, quotes, then the
+// parseRatesQuery reads base and quotes, both required (a name given twice:
+// the last value counts, as for every query parameter); any other parameter
+// is refused. Every fault is listed: base, quotes, then the
 // unknown parameters by name.
 func parseRatesQuery(raw string) (currency.Currency, []currency.Currency, *httpx.Problem) {
-	var baseText, quotesText []string
+	var baseText, quotesText *string
 	unknown := map[string]struct{}{} // bounded by the query's length
 	if p := httpx.EachQuery(raw, func(name, value string) {
 		switch name {
 		case "base":
-			baseText = append(baseText, value)
+			baseText = &value
 		case "quotes":
-			quotesText = append(quotesText, value)
+			quotesText = &value
 		default:
 			unknown[name] = struct{}{}
 		}
@@ -81,28 +81,20 @@ func parseRatesQuery(raw string) (currency.Currency, []currency.Currency, *httpx
 	var errs []httpx.FieldError
 	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
 	var base currency.Currency
-	switch len(baseText) {
-	case 0:
+	if baseText == nil {
 		bad("base", msgRequired)
-	case 1:
-		var ok bool
-		if base, ok = currency.Parse(baseText[0]); !ok {
-			bad("base", msgCode)
-		}
-	default:
-		bad("base", msgRepeated)
+	} else if b, ok := currency.Parse(*baseText); ok {
+		base = b
+	} else {
+		bad("base", msgCode)
 	}
 	var quotes []currency.Currency
-	switch len(quotesText) {
-	case 0:
+	if quotesText == nil {
 		bad("quotes", msgRequired)
-	case 1:
-		var ok bool
-		if quotes, ok = quoteList(quotesText[0]); !ok {
-			bad("quotes", msgQuotes)
-		}
-	default:
-		bad("quotes", msgRepeated)
+	} else if q, ok := quoteList(*quotesText); ok {
+		quotes = q
+	} else {
+		bad("quotes", msgQuotes)
 	}
 	names := make([]string, 0, len(unknown))
 	for name := range unknown {

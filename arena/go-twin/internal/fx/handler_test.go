@@ -34,14 +34,14 @@ func TestQuotesAreOneToTwentyDistinctCodes(t *testing.T) {
 
 func TestEveryFaultOfTheRatesQueryIsListed(t *testing.T) {
 	for query, fields := range map[string][]string{
-		"base=usd&symbols=EUR&amount=1":     {"base", "quotes", "amount", "symbols"},
-		"":                                  {"base", "quotes"},
-		"base=USD&base=USD&quotes=EUR":      {"base"},
-		"base=USD&quotes=EUR&quotes=GBP":    {"quotes"},
-		"base=USD&quotes=EUR,EUR":           {"quotes"},
-		"base=USD&quotes=EUR&base%00=1":     {"base\x00"},
-		"base=U%FFSD&quotes=EUR":            {"base"},
-		"base=USD&quotes=EUR%2CGBP&limit=2": {"limit"},
+		"base=usd&symbols=EUR&amount=1":      {"base", "quotes", "amount", "symbols"},
+		"":                                   {"base", "quotes"},
+		"base=usd&base=USD&quotes=EUR":       nil, // the last value counts
+		"base=USD&quotes=EUR,EUR&quotes=GBP": nil,
+		"base=USD&quotes=EUR,EUR":            {"quotes"},
+		"base=USD&quotes=EUR&base%00=1":      {"base\x00"},
+		"base=U%FFSD&quotes=EUR":             {"base"},
+		"base=USD&quotes=EUR%2CGBP&limit=2":  {"limit"},
 	} {
 		_, _, p := parseRatesQuery(query)
 		var got []string

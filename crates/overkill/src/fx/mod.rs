@@ -218,11 +218,12 @@ impl Client {
             let (provider, policy) = (self.provider.clone(), self.policy.clone());
             async move { policy.call(deadline, true, |_| provider.rates(base)).await.map(Arc::new) }
         };
-        // A caller that joined another's fetch still leaves by its own deadline.
+        // A caller that joined another's fetch still leaves by its own
+        // deadline, with whatever usable rate the cache holds.
         match tokio::time::timeout_at(deadline, self.cache.get(&base, fetch)).await {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(error)) => Err(FxError::Unavailable(wait_until(error.retry_at()))),
-            Err(_) => Err(FxError::Unavailable(Duration::from_secs(1))),
+            Err(_) => self.cache.peek(&base).ok_or(FxError::Unavailable(Duration::from_secs(1))),
         }
     }
 }

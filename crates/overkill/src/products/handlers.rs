@@ -84,6 +84,9 @@ pub async fn get_one(
     QueryParams(params): QueryParams,
 ) -> Result<Response, Problem> {
     let target = fx::target_currency(&params).map_err(|error| Problem::invalid_parameters(vec![error]))?;
+    if target.is_some() {
+        fx.ensure_enabled()?;
+    }
     let product = find(&store, &id).await?;
     let Some(target) = target else {
         if preconditions.if_none_match_hits(&product.etag()) {

@@ -206,6 +206,9 @@ async fn fx_rates_lists_quotes_in_order_from_one_lookup() {
     assert_eq!(simulator.stats().calls, 1);
     let again = get_json(&app, "/v1/fx/rates?base=USD&quotes=EUR").await;
     assert_eq!(again["rates"][0]["source"], "cached");
+    // A parameter given twice: the last value counts, as for every parameter.
+    let last = get_json(&app, "/v1/fx/rates?base=GBP&quotes=GBP&base=USD&quotes=EUR").await;
+    assert_eq!((&last["base"], &last["rates"][0]["quote"]), (&json!("USD"), &json!("EUR")));
 
     for (query, fields) in [
         ("quotes=EUR", vec!["base"]),
@@ -260,6 +263,8 @@ async fn conversion_turned_off_is_422_fx_disabled() {
         format!("/v1/products/{}?currency=EUR", created["id"]),
         format!("/v1/products?q={name}&currency=USD"),
         "/v1/fx/rates?base=USD&quotes=EUR".to_owned(),
+        // Checked before the product is looked up.
+        "/v1/products/9223372036854775807?currency=USD".to_owned(),
     ] {
         assert_problem(app.get(&path).await, 422, "fx-disabled").await;
     }
