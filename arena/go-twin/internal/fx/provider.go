@@ -22,8 +22,8 @@ type provider struct {
 func newProvider(url string, connectTimeout time.Duration, maxInFlight int) *provider {
 	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
-		// HTTP(S)_PROXY as reqwest honours them (loopback is never proxied).
-		Proxy:       http.ProxyFromEnvironment,
+		// No proxy (Proxy nil): the provider is reached directly, as the
+		// Rust service's hyper client does.
 		DialContext: dialer.DialContext,
 		// TLS (crypto/tls) is part of connecting: the same bound.
 		TLSHandshakeTimeout: connectTimeout,

@@ -6,6 +6,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+use http::{Request, Uri, header};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use outbound::{AttemptError, Fault};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -37,12 +44,16 @@ pub struct Quote {
     pub date: time::Date,
 }
 
-/// The provider's transport: an HTTP client and the base URL.
+/// The provider's transport: a pooled HTTP/1.1 client (https or http) and
+/// the base URL.
 #[derive(Debug, Clone)]
 pub struct Provider {
-    client: reqwest::Client,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     url: String,
 }
+
+/// Sent with every call, so the provider can tell who asks.
+const USER_AGENT: &str = concat!("overkill/", env!("CARGO_PKG_VERSION"));
 
 /// One row of `/v2/rates`. The rate is kept as the number's own text and
 /// read as a decimal: through a double, `0.1` would not be 0.1.
@@ -59,21 +70,33 @@ struct Row<'a> {
 
 impl Provider {
     /// A client for the provider at `url` (no trailing slash needed), with
-    /// `connect_timeout` for TCP and TLS and up to `pool` idle connections.
+    /// `connect_timeout` for TCP and up to `pool` idle connections. (The TLS
+    /// handshake is bounded by the attempt's timeout.)
     pub fn new(url: &str, connect_timeout: Duration, pool: usize) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .pool_max_idle_per_host(pool)
-            .user_agent(concat!("overkill/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(connect_timeout));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        let connector =
+            HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().wrap_connector(tcp);
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(pool).build(connector);
         Ok(Self { client, url: url.trim_end_matches('/').to_owned() })
     }
 
     /// One attempt at `base`'s table. The policy bounds it in time.
     pub async fn rates(&self, base: Currency) -> Result<Lookup, AttemptError> {
-        let url = format!("{}/v2/rates?base={}", self.url, base.code());
-        let mut response = self.client.get(url).send().await.map_err(transport)?;
+        let uri: Uri = format!("{}/v2/rates?base={}", self.url, base.code())
+            .parse()
+            .map_err(|_| malformed(base, "the provider URL does not make a request URI"))?;
+        let request = Request::get(uri)
+            .header(header::USER_AGENT, USER_AGENT)
+            .header(header::ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(|_| malformed(base, "the provider URL does not make a request"))?;
+        let response = self.client.request(request).await.map_err(|error| {
+            tracing::debug!(%error, "fx provider transport error");
+            AttemptError { fault: Fault::Connect, wait: None }
+        })?;
         let status = response.status().as_u16();
         let wait = outbound::wait::requested(response.headers(), SystemTime::now());
         match status {
@@ -81,25 +104,19 @@ impl Provider {
             422 => return Ok(Lookup::Unsupported),
             _ => return Err(AttemptError { fault: Fault::Status(status), wait }),
         }
-        if response.content_length().is_some_and(|length| length > MAX_ANSWER_BYTES as u64) {
-            return Err(malformed(base, "answer too large"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+        let body = match Limited::new(response.into_body(), MAX_ANSWER_BYTES).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
                 return Err(malformed(base, "answer too large"));
             }
-            body.extend_from_slice(&chunk);
-        }
+            Err(error) => {
+                // Cut off mid-answer: the connection's fault, not the data's.
+                tracing::debug!(%error, "fx provider answer cut short");
+                return Err(AttemptError { fault: Fault::Connect, wait: None });
+            }
+        };
         parse(base, &body).map(Lookup::Quoted).map_err(|reason| malformed(base, reason))
     }
-}
-
-/// A transport failure: no connection, or one that broke mid-answer.
-fn transport(error: reqwest::Error) -> AttemptError {
-    let fault = if error.is_timeout() { Fault::Timeout } else { Fault::Connect };
-    tracing::debug!(%error, "fx provider transport error");
-    AttemptError { fault, wait: None }
 }
 
 fn malformed(base: Currency, reason: &str) -> AttemptError {
