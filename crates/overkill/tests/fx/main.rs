@@ -380,6 +380,10 @@ async fn load_far_above_the_quota_never_exceeds_it_and_every_request_is_answered
         (ok, refused) = (ok + o, refused + r);
     }
     let stats = simulator.stats();
+    eprintln!(
+        "quota: {ok} answered, {refused} refused (503), {} provider calls, {} over its quota",
+        stats.calls, stats.over_quota
+    );
     assert_eq!(stats.over_quota, 0, "{ok} answered, {refused} refused, {} provider calls", stats.calls);
     assert!(ok > 0 && refused > 0, "{ok} answered, {refused} refused");
     assert!(stats.calls <= 5 + 8 * 4, "{} provider calls in about 3 s", stats.calls);
