@@ -3,7 +3,8 @@
 # default.pgo in the main package by itself; Go 1.21+). It builds a
 # profiling twin (-tags pgoprofile), runs it against a throwaway PostgreSQL
 # seeded with 1000 products (and 100 with stock 10^9 to order), drives the
-# arena's scenario mix at it (GET one, GET a list of 50, POST create, POST an
+# arena's scenario mix at it (GET one, GET a list of 50, GET one converted to
+# USD through the FX simulator with the rate cached, POST create, POST an
 # order of 1 and of 5 lines; each over HTTP/1.1 with wrk and over h2c with
 # h2load, SECONDS each; POST create over HTTP/1.1 only), and writes the CPU
 # profile of that run to default.pgo. Needs wrk and h2load (apt-get install wrk nghttp2-client).
@@ -19,12 +20,15 @@ tmp=$(mktemp -d /tmp/overkill-pgo.XXXXXX)
 twin_pid=
 cleanup() {
   [ -n "$twin_pid" ] && kill "$twin_pid" 2>/dev/null && wait "$twin_pid" 2>/dev/null
+  fx_sim_stop
   pg_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 (cd "$here" && GOTOOLCHAIN=local CGO_ENABLED=0 "$go_bin" build -tags pgoprofile -trimpath -o "$tmp/go-twin" .)
 
+cargo build -q -p fx-sim
+fx_sim_start "$tmp/fx-sim.log"
 pg_start
 psql=("$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
 "${psql[@]}" -c 'CREATE DATABASE pgo'
@@ -42,6 +46,7 @@ id=$("${psql[@]}" -d pgo -Atc 'SELECT min(id) FROM products')
 # Log level warn as in the arena, so the bound address is not logged: pick it.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/pgo" OVERKILL_CPU_PROFILE="$tmp/cpu.pprof" \
+OVERKILL_FX_URL="$FX_SIM_URL" OVERKILL_FX_QUOTA_PER_SECOND=100000 OVERKILL_FX_QUOTA_BURST=100000 \
 OVERKILL_LISTEN="127.0.0.1:$port" OVERKILL_ADMIN_LISTEN=127.0.0.1:0 OVERKILL_LOG_LEVEL=warn \
 OVERKILL_DB_POOL_SIZE=16 OVERKILL_DRAIN_GRACE_MS=0 "$tmp/go-twin" >"$tmp/log" 2>&1 &
 twin_pid=$!
@@ -85,7 +90,7 @@ LUA
     "$first_order_id" "$lines" >"$tmp/order$lines.json"
 done
 
-for path in "/v1/products/$id" "/v1/products?limit=50"; do
+for path in "/v1/products/$id" "/v1/products?limit=50" "/v1/products/$id?currency=USD"; do
   wrk -t1 -c64 -d"${secs}s" "$base$path" | grep -E 'Requests/sec|Non-2xx' || true
   h2load -c4 -m16 -D "$secs" "$base$path" | grep -E '^finished|^status codes' || true
 done
