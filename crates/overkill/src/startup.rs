@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use chassis::ops::{self, Ops};
+use chassis::proxy::Proxy;
 use chassis::{HttpSettings, Shutdown};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -116,7 +117,7 @@ impl Application {
             keys: keys.clone(),
             fx: fx.clone(),
         };
-        let (api, openapi) = api::router(state, &config.http);
+        let (api, openapi) = api::router(state, Proxy::new(config.proxy_routes.clone()), &config.http);
         let admin = ops::router(Ops {
             readiness: Arc::new(Readiness { db: db.clone(), fx }),
             shutdown: shutdown.clone(),

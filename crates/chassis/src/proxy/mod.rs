@@ -1,0 +1,387 @@
+//! A reverse proxy: configured routes, each a pool of HTTP/1.1 upstreams,
+//! requests and responses streamed through with their framing, hop-by-hop
+//! fields removed and forwarding fields added (docs/design/proxy.md is the
+//! contract).
+//!
+//! A request goes: [`Proxy::route_for`] (longest prefix among the routes
+//! whose host matches) → [`balance::Pool::choose`] (an upstream in
+//! rotation) → one exchange over a pooled keep-alive connection, with the
+//! response head due within the route's response timeout and no gap
+//! between body bytes longer than its idle timeout → the answer, or the
+//! service's own problem when the exchange failed. A connect failure is
+//! retried on another upstream when the request is idempotent and has no
+//! body (a body already handed to a failed connection cannot be sent again).
+
+pub mod balance;
+pub mod headers;
+mod idle;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Method, StatusCode, Uri, header};
+use hyper::body::Body as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::time::Instant;
+
+pub use balance::Balance;
+use balance::Pool;
+pub use idle::{BodyIdle, IdleTimeout};
+
+use crate::middleware::Limits;
+use crate::problem::{PassThrough, Problem};
+
+/// One route as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteSpec {
+    /// Requests whose path starts with this go to the route.
+    pub prefix: String,
+    /// Only requests for this host (lower case, no port), when set.
+    pub host: Option<String>,
+    /// The pool: `(name as configured, host:port)`.
+    pub upstreams: Vec<(String, Authority)>,
+    pub strip_prefix: bool,
+    pub preserve_host: bool,
+    pub balance: Balance,
+    pub connect_timeout: Duration,
+    /// From sending the request head to the response head.
+    pub response_timeout: Duration,
+    /// Longest gap between body bytes, either direction.
+    pub idle_timeout: Duration,
+    pub max_body_bytes: u64,
+    /// Further upstreams to try after a connect failure.
+    pub retries: u32,
+    /// Consecutive failures that take an upstream out of rotation.
+    pub unhealthy_threshold: u32,
+}
+
+/// The routes, ready to forward.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    routes: Arc<[Route]>,
+}
+
+#[derive(Debug)]
+struct Route {
+    spec: RouteSpec,
+    /// The route's metric label: `prefix` (and host), from the configuration.
+    label: Arc<str>,
+    pool: Pool,
+    client: Client<HttpConnector, Body>,
+}
+
+/// Which route and upstream served a response: the access log names them.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub route: Arc<str>,
+    pub upstream: Option<String>,
+}
+
+// === impl Proxy ===
+
+impl Proxy {
+    /// The routes `specs` describe. Their validation (prefixes, no clash
+    /// with the service's own routes) is the caller's.
+    pub fn new(specs: Vec<RouteSpec>) -> Self {
+        let mut routes: Vec<Route> = specs.into_iter().map(Route::new).collect();
+        // Longest prefix first; at equal length, a route with a host first.
+        routes.sort_by_key(|route| (std::cmp::Reverse(route.spec.prefix.len()), route.spec.host.is_none()));
+        Self { routes: routes.into() }
+    }
+
+    /// Whether there are routes at all.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The route for a request to `host` (its `Host`, any port) and `path`.
+    pub fn route_for(&self, host: Option<&str>, path: &str) -> Option<usize> {
+        let host = host.map(|h| strip_port(h).to_ascii_lowercase());
+        self.routes.iter().position(|route| {
+            path.starts_with(&route.spec.prefix)
+                && route.spec.host.as_ref().is_none_or(|want| host.as_deref() == Some(want))
+        })
+    }
+
+    /// The limits a request to route `index` runs under: its body streamed
+    /// (bounded by the route's size and idle time), and the handler's time
+    /// bounded by the proxy's own timeouts rather than the service's.
+    pub fn limits(&self, index: usize) -> Option<Limits> {
+        let spec = &self.routes.get(index)?.spec;
+        let attempts = spec.retries + 1;
+        Some(Limits {
+            request_timeout: (spec.connect_timeout * attempts + spec.response_timeout) + Duration::from_secs(1),
+            body_read_timeout: spec.idle_timeout,
+            max_body_bytes: usize::try_from(spec.max_body_bytes).unwrap_or(usize::MAX),
+            buffer_body: false,
+        })
+    }
+
+    /// Forwards `request`, from `peer`, on route `index`.
+    pub async fn forward(
+        &self,
+        index: usize,
+        request: Request,
+        peer: SocketAddr,
+        request_id: Option<&str>,
+    ) -> Response {
+        let Some(route) = self.routes.get(index) else {
+            return Problem::not_found("no route").into_response();
+        };
+        let mut response = route.forward(request, peer, request_id).await;
+        if response.extensions().get::<Target>().is_none() {
+            response.extensions_mut().insert(Target { route: route.label.clone(), upstream: None });
+        }
+        response
+    }
+
+    /// The configured upstreams of every route, with whether each is in
+    /// rotation: `(route label, upstream name, healthy)`.
+    pub fn health(&self) -> Vec<(Arc<str>, String, bool)> {
+        let mut states = Vec::new();
+        for route in self.routes.iter() {
+            for upstream in route.pool.upstreams() {
+                states.push((route.label.clone(), upstream.name.clone(), upstream.healthy()));
+            }
+        }
+        states
+    }
+}
+
+/// Refuses what a reverse proxy must not do: tunnel (`CONNECT`), or fetch
+/// an absolute-form target naming another host (an open proxy).
+pub fn refuse_open_proxy(request: &Request) -> Result<(), Problem> {
+    if request.method() == Method::CONNECT {
+        return Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "CONNECT is not served: this is not a forward proxy",
+        ));
+    }
+    // HTTP/2 always carries the authority; HTTP/1.1 only in absolute form.
+    let (Some(authority), Some(host)) = (request.uri().authority(), request.headers().get(header::HOST)) else {
+        return Ok(());
+    };
+    if host.as_bytes().eq_ignore_ascii_case(authority.as_str().as_bytes()) {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::BAD_REQUEST,
+        "bad-request",
+        "Bad request",
+        "an absolute-form target for another host is not served: this is not a forward proxy",
+    ))
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(addr, _)| addr.trim_start_matches('['));
+    }
+    host.rsplit_once(':')
+        .map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host })
+}
+
+// === impl Route ===
+
+impl Route {
+    fn new(spec: RouteSpec) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(spec.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+        let label: Arc<str> = match &spec.host {
+            Some(host) => format!("{host}{}", spec.prefix).into(),
+            None => spec.prefix.clone().into(),
+        };
+        let pool = Pool::new(spec.upstreams.clone(), spec.balance, spec.unhealthy_threshold);
+        Self { spec, label, pool, client }
+    }
+
+    async fn forward(&self, mut request: Request, peer: SocketAddr, request_id: Option<&str>) -> Response {
+        let started = Instant::now();
+        let upgrade = headers::is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
+        let (mut parts, body) = request.into_parts();
+        let retryable = is_idempotent(&parts.method) && body.is_end_stream();
+        let client_host = parts.headers.get(header::HOST).cloned();
+        headers::remove_hop_by_hop(&mut parts.headers, true);
+        headers::add_forwarding(
+            &mut parts.headers,
+            &headers::Origin { peer, host: client_host.as_ref(), proto: "http" },
+        );
+        if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+            parts.headers.insert(header::HeaderName::from_static("x-request-id"), id);
+        }
+        let path = self.upstream_path(&parts.uri);
+        let mut body = Some(body);
+        let mut tried = Vec::new();
+        loop {
+            let Some(picked) = self.pool.choose(&tried) else {
+                let problem = if tried.is_empty() {
+                    Problem::unavailable("no upstream of this route is healthy; retry shortly")
+                        .with_cause("proxy: no upstream in rotation")
+                } else {
+                    Problem::bad_gateway("the upstream could not be reached").with_cause("proxy: connect failed")
+                };
+                self.count(None, "error", started);
+                return problem.into_response();
+            };
+            tried.push(picked.index);
+            let upstream = picked.upstream;
+            let mut outgoing = http::request::Builder::new()
+                .method(parts.method.clone())
+                .uri(upstream_uri(&upstream.authority, &path))
+                .version(http::Version::HTTP_11)
+                .body(body.take().unwrap_or_else(Body::empty))
+                .unwrap_or_else(|_| http::Request::new(Body::empty()));
+            *outgoing.headers_mut() = parts.headers.clone();
+            let host = if self.spec.preserve_host {
+                client_host.clone()
+            } else {
+                HeaderValue::from_str(upstream.authority.as_str()).ok()
+            };
+            if let Some(host) = host {
+                outgoing.headers_mut().insert(header::HOST, host);
+            }
+            let exchange = tokio::time::timeout(self.spec.response_timeout, self.client.request(outgoing)).await;
+            let name = upstream.name.clone();
+            match exchange {
+                Ok(Ok(response)) => {
+                    // An upstream's own error is an answer, passed through.
+                    self.pool.report(picked.index, true);
+                    self.count(Some(&name), class(response.status()), started);
+                    return self.answer(response, upgrade, name);
+                }
+                Ok(Err(error)) => {
+                    self.pool.report(picked.index, false);
+                    tracing::warn!(upstream = %name, %error, "proxy: upstream exchange failed");
+                    if error.is_connect() && retryable && tried.len() <= self.spec.retries as usize {
+                        body = Some(Body::empty());
+                        continue;
+                    }
+                    self.count(Some(&name), "error", started);
+                    return with_target(
+                        Problem::bad_gateway("the upstream failed before answering")
+                            .with_cause(format!("proxy: {error}")),
+                        &self.label,
+                        name,
+                    );
+                }
+                Err(_) => {
+                    self.pool.report(picked.index, false);
+                    self.count(Some(&name), "error", started);
+                    let limit = self.spec.response_timeout.as_millis();
+                    return with_target(
+                        Problem::gateway_timeout(format!("the upstream sent no response head within {limit} ms"))
+                            .with_cause("proxy: response timeout"),
+                        &self.label,
+                        name,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The upstream's answer as the client gets it: hop-by-hop fields out,
+    /// `Via` in, the body streamed under the idle timeout, and marked so
+    /// the problem renderer leaves even an upstream's error as it is.
+    fn answer(
+        &self,
+        response: http::Response<hyper::body::Incoming>,
+        upgrade: Option<hyper::upgrade::OnUpgrade>,
+        upstream: String,
+    ) -> Response {
+        let mut response = response;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client) = upgrade {
+                tokio::spawn(join_upgraded(client, hyper::upgrade::on(&mut response)));
+            }
+        }
+        let (mut parts, incoming) = response.into_parts();
+        // On a 101, `Upgrade` and `Connection: upgrade` are kept.
+        headers::remove_hop_by_hop(&mut parts.headers, false);
+        headers::append_list(&mut parts.headers, header::VIA, headers::VIA);
+        parts.extensions.insert(PassThrough);
+        parts.extensions.insert(Target { route: self.label.clone(), upstream: Some(upstream) });
+        let body = Body::new(IdleTimeout::new(incoming, self.spec.idle_timeout));
+        Response::from_parts(parts, body)
+    }
+
+    /// The request target upstream: the path, less the prefix when
+    /// stripped, and the query.
+    fn upstream_path(&self, uri: &Uri) -> PathAndQuery {
+        let path = uri.path();
+        let path = if self.spec.strip_prefix {
+            let rest = &path[self.spec.prefix.len().min(path.len())..];
+            if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") }
+        } else {
+            path.to_owned()
+        };
+        let target = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        target.parse().unwrap_or_else(|_| PathAndQuery::from_static("/"))
+    }
+
+    fn count(&self, upstream: Option<&str>, class: &'static str, started: Instant) {
+        let route = self.label.to_string();
+        let upstream = upstream.unwrap_or("none").to_owned();
+        metrics::counter!("proxy_requests_total", "route" => route.clone(), "upstream" => upstream, "class" => class)
+            .increment(1);
+        metrics::histogram!("proxy_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    }
+}
+
+fn upstream_uri(authority: &Authority, path: &PathAndQuery) -> Uri {
+    Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(authority.clone())
+        .path_and_query(path.clone())
+        .build()
+        .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"))
+}
+
+fn with_target(problem: Problem, route: &Arc<str>, upstream: String) -> Response {
+    let mut response = problem.into_response();
+    response.extensions_mut().insert(Target { route: route.clone(), upstream: Some(upstream) });
+    response
+}
+
+/// Copies bytes both ways between the client's and the upstream's
+/// upgraded connections until either side closes.
+async fn join_upgraded(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(both) => both,
+        Err(error) => return tracing::debug!(%error, "proxy: upgrade failed"),
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(%error, "proxy: upgraded connection ended");
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE)
+}
+
+/// The status class label: `2xx`, …; bounded whatever the upstream sends.
+fn class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

@@ -1,0 +1,247 @@
+//! Reverse-proxy routes, black-box: each test starts real upstreams on
+//! loopback (`testkit::upstream`) and a service whose settings file routes
+//! to them — in this process, or the Go twin's binary in twin mode (see
+//! `support::spawn_with_env`).
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{TestApp, assert_problem, spawn_with_env};
+use testkit::upstream::Upstream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+/// A service whose settings file holds `routes` (TOML), kept alive with it.
+async fn start(routes: &str) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("overkill.toml");
+    std::fs::write(&path, routes).unwrap();
+    let app = spawn_with_env(&[("OVERKILL_CONFIG", path.display().to_string())]).await;
+    (app, dir)
+}
+
+/// A loopback address nothing listens on.
+async fn dead_address() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+async fn echo(app: &TestApp, request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let _ = app;
+    response.json().await.unwrap()
+}
+
+fn header<'a>(doc: &'a Value, name: &str) -> Option<&'a str> {
+    doc["headers"][name].as_array().and_then(|values| values.first()).and_then(Value::as_str)
+}
+
+#[tokio::test]
+async fn requests_arrive_without_hop_by_hop_fields_and_with_forwarding_ones() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let request = app
+        .client
+        .get(app.url("/api/things/1?x=1&y=%20"))
+        .header("connection", "keep-alive, X-Foo")
+        .header("x-foo", "secret")
+        .header("keep-alive", "timeout=5")
+        .header("proxy-authorization", "Basic eA==")
+        .header("te", "gzip")
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-kept", "yes");
+    let doc = echo(&app, request).await;
+    assert_eq!(doc["upstream"], "a");
+    assert_eq!((doc["path"].as_str(), doc["query"].as_str()), (Some("/api/things/1"), Some("x=1&y=%20")));
+    for gone in ["x-foo", "keep-alive", "proxy-authorization", "te"] {
+        assert!(header(&doc, gone).is_none(), "{gone} reached the upstream: {doc}");
+    }
+    assert_eq!(header(&doc, "x-kept"), Some("yes"));
+    assert_eq!(header(&doc, "x-forwarded-for"), Some("203.0.113.7, 127.0.0.1"));
+    assert_eq!(header(&doc, "x-forwarded-proto"), Some("http"));
+    let service_host = app.base.trim_start_matches("http://");
+    assert_eq!(header(&doc, "x-forwarded-host"), Some(service_host));
+    assert_eq!(header(&doc, "host"), Some(upstream.authority().as_str()));
+    assert!(header(&doc, "forwarded").is_some_and(|f| f.contains("for=127.0.0.1") && f.contains("proto=http")));
+    assert!(header(&doc, "via").is_some_and(|via| via.contains("1.1 overkill")));
+    assert!(header(&doc, "x-request-id").is_some_and(|id| !id.is_empty()));
+}
+
+#[tokio::test]
+async fn strip_prefix_and_preserve_host_shape_the_upstream_request() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!(
+        "[[proxy.routes]]\nprefix = \"/shop\"\nupstreams = [\"http://{}\"]\nstrip_prefix = true\npreserve_host = true\n",
+        upstream.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    let doc = echo(&app, app.client.get(app.url("/shop/cart?id=3"))).await;
+    assert_eq!(doc["path"], "/cart");
+    assert_eq!(header(&doc, "host"), Some(app.base.trim_start_matches("http://")));
+    let doc = echo(&app, app.client.get(app.url("/shop"))).await;
+    assert_eq!(doc["path"], "/");
+}
+
+#[tokio::test]
+async fn upstream_answers_pass_through_untouched_but_for_hop_by_hop_fields() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let teapot = app.get("/api/status/418").await;
+    assert_eq!(teapot.status(), 418);
+    assert_eq!(teapot.headers().get("x-upstream-error").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert_ne!(teapot.headers().get("content-type").map(|v| v.as_bytes()), Some(&b"application/problem+json"[..]));
+    assert_eq!(teapot.text().await.unwrap(), "{\"upstream\":\"a\",\"status\":418}");
+    let failing = app.get("/api/status/503").await;
+    assert_eq!(
+        (failing.status().as_u16(), failing.text().await.unwrap()),
+        (503, "{\"upstream\":\"a\",\"status\":503}".to_owned())
+    );
+
+    let hop = app.get("/api/hop").await;
+    for gone in ["x-secret", "keep-alive", "proxy-authenticate"] {
+        assert!(hop.headers().get(gone).is_none(), "{gone} reached the client");
+    }
+    assert_eq!(hop.headers().get("x-kept").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert!(hop.headers().get("via").and_then(|v| v.to_str().ok()).is_some_and(|via| via.contains("1.1 overkill")));
+}
+
+#[tokio::test]
+async fn the_longest_prefix_wins_and_a_host_route_beats_one_without() {
+    let (a, b, c) = (Upstream::start("a").await, Upstream::start("b").await, Upstream::start("c").await);
+    let routes = format!(
+        "[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n\n\
+         [[proxy.routes]]\nprefix = \"/api/special/\"\nupstreams = [\"{}\"]\n\n\
+         [[proxy.routes]]\nprefix = \"/api/\"\nhost = \"shop.example\"\nupstreams = [\"{}\"]\n",
+        a.authority(),
+        b.authority(),
+        c.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    assert_eq!(echo(&app, app.client.get(app.url("/api/x"))).await["upstream"], "a");
+    assert_eq!(echo(&app, app.client.get(app.url("/api/special/x"))).await["upstream"], "b");
+    let for_shop = app.client.get(app.url("/api/x")).header("host", "Shop.Example:8080");
+    assert_eq!(echo(&app, for_shop).await["upstream"], "c");
+    // Nothing matches: the service's own 404.
+    assert_problem(app.get("/elsewhere").await, 404, "not-found").await;
+    // The service's own routes are never proxied.
+    assert_eq!(app.get("/v1/products").await.status(), 200);
+}
+
+#[tokio::test]
+async fn round_robin_spreads_and_a_dead_upstream_is_retried_then_ejected() {
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    let dead = dead_address().await;
+    let routes = format!(
+        "[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\", \"{}\", \"{dead}\"]\nretries = 2\n",
+        a.authority(),
+        b.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..30 {
+        let doc = echo(&app, app.client.get(app.url("/api/x"))).await;
+        *seen.entry(doc["upstream"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.values().all(|n| *n >= 10), "spread over both: {seen:?}");
+    // A POST is never retried: it may fail on the dead upstream, never hangs.
+    let status = app.client.post(app.url("/api/x")).body("x").send().await.unwrap().status().as_u16();
+    assert!(status == 200 || status == 502, "{status}");
+}
+
+#[tokio::test]
+async fn failures_are_the_services_problems_502_503_504() {
+    let dead = dead_address().await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/down/\"\nupstreams = [\"{dead}\"]\nretries = 0\n");
+    let slow = Upstream::start("slow").await;
+    let routes = format!(
+        "{routes}\n[[proxy.routes]]\nprefix = \"/slow/\"\nupstreams = [\"{}\"]\nresponse_timeout_ms = 200\n",
+        slow.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    assert_problem(app.get("/down/x").await, 502, "bad-gateway").await;
+    // Three failures eject the only upstream: then 503 at once.
+    for _ in 0..2 {
+        let _ = app.get("/down/x").await;
+    }
+    let started = Instant::now();
+    let response = app.get("/down/x").await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "unavailable").await;
+    assert!(started.elapsed() < Duration::from_secs(5), "no waiting on a dead pool: {:?}", started.elapsed());
+
+    let started = Instant::now();
+    assert_problem(app.get("/slow/slow/3000").await, 504, "gateway-timeout").await;
+    assert!(started.elapsed() < Duration::from_millis(2500), "answered after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_upstream_cut_mid_body_aborts_the_response() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let response = app.get("/api/reset").await;
+    assert_eq!(response.status(), 200, "the head came through");
+    assert!(response.bytes().await.is_err(), "a truncated body must not look complete");
+}
+
+#[tokio::test]
+async fn large_bodies_stream_both_ways() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let size = 64 << 20;
+    let doc = echo(&app, app.client.put(app.url("/api/upload")).body(vec![b'u'; size])).await;
+    assert_eq!(doc["body_bytes"], size);
+    let mut download = app.get(&format!("/api/stream/{size}")).await;
+    let mut received = 0;
+    while let Some(chunk) = download.chunk().await.unwrap() {
+        received += chunk.len();
+    }
+    assert_eq!(received, size);
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_stream_releases_the_upstream_connection() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let mut download = app.get("/api/stream/1073741824").await;
+    download.chunk().await.unwrap();
+    assert_eq!(upstream.open_connections(), 1);
+    drop(download);
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while upstream.open_connections() > 0 {
+        assert!(Instant::now() < give_up, "the upstream connection stayed open");
+        // Polling the upstream's connection count, bounded above.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn connect_and_absolute_form_targets_for_other_hosts_are_refused() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    for (head, status) in [
+        ("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_owned(), "405"),
+        (format!("GET http://example.com/api/x HTTP/1.1\r\nHost: {address}\r\n\r\n"), "400"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0; 64];
+        let read = stream.read(&mut answer).await.unwrap();
+        let line = String::from_utf8_lossy(&answer[..read]).into_owned();
+        assert!(line.starts_with(&format!("HTTP/1.1 {status}")), "{head:?} → {line:?}");
+    }
+    assert_eq!(upstream.accepted_connections(), 0, "nothing reached the upstream");
+}
