@@ -43,7 +43,12 @@ pub struct Upstream {
 impl Upstream {
     /// Starts one on a free loopback port; `name` is in every echo.
     pub async fn start(name: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        Self::start_at(name, "127.0.0.1:0").await
+    }
+
+    /// Starts one on `address` (a port another test freed, say).
+    pub async fn start_at(name: &str, address: &str) -> Self {
+        let listener = TcpListener::bind(address).await.expect("the address is free");
         let address = listener.local_addr().expect("its address");
         let (open, accepted) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let (open_count, accepted_count, tag) = (open.clone(), accepted.clone(), Arc::<str>::from(name));

@@ -39,10 +39,21 @@ pub struct Upstream {
 
 #[derive(Debug)]
 struct Health {
+    /// Consecutive failures (requests or checks).
     failures: u32,
-    /// Out of rotation until then; `None` when in rotation.
-    ejected_until: Option<Instant>,
+    /// Consecutive passing checks (active checks only).
+    passes: u32,
+    /// Out of rotation.
+    ejected: bool,
+    /// Without active checks: when an ejected upstream may take a probe.
+    probe_at: Option<Instant>,
     backoff: Duration,
+}
+
+impl Health {
+    fn fresh() -> Self {
+        Self { failures: 0, passes: 0, ejected: false, probe_at: None, backoff: FIRST_BACKOFF }
+    }
 }
 
 /// The upstreams of one route.
@@ -51,6 +62,8 @@ pub struct Pool {
     upstreams: Vec<Upstream>,
     balance: Balance,
     unhealthy_threshold: u32,
+    /// Active checks decide when an ejected upstream returns (no probes).
+    active_checks: bool,
     next: AtomicUsize,
     seed: AtomicU64,
 }
@@ -65,18 +78,26 @@ pub struct Picked<'a> {
 // === impl Pool ===
 
 impl Pool {
-    pub fn new(upstreams: Vec<(String, http::uri::Authority)>, balance: Balance, unhealthy_threshold: u32) -> Self {
+    /// A pool of `upstreams`. With `active_checks`, an ejected upstream
+    /// returns only through [`Pool::check_result`]; without, through a probe.
+    pub fn new(
+        upstreams: Vec<(String, http::uri::Authority)>,
+        balance: Balance,
+        unhealthy_threshold: u32,
+        active_checks: bool,
+    ) -> Self {
         let upstreams = upstreams
             .into_iter()
             .map(|(name, authority)| Upstream {
                 name,
                 authority,
                 in_flight: AtomicUsize::new(0),
-                health: Mutex::new(Health { failures: 0, ejected_until: None, backoff: FIRST_BACKOFF }),
+                health: Mutex::new(Health::fresh()),
             })
             .collect();
         let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-        Self { upstreams, balance, unhealthy_threshold: unhealthy_threshold.max(1), next: AtomicUsize::new(0), seed }
+        let unhealthy_threshold = unhealthy_threshold.max(1);
+        Self { upstreams, balance, unhealthy_threshold, active_checks, next: AtomicUsize::new(0), seed }
     }
 
     pub fn upstreams(&self) -> &[Upstream] {
@@ -118,7 +139,24 @@ impl Pool {
     /// Records how an exchange with upstream `index` went.
     pub fn report(&self, index: usize, ok: bool) {
         if let Some(upstream) = self.upstreams.get(index) {
-            upstream.report(ok, self.unhealthy_threshold);
+            upstream.report(ok, self.unhealthy_threshold, self.active_checks);
+        }
+    }
+
+    /// Records an active check of upstream `index`: `healthy_threshold`
+    /// passes in a row bring an ejected upstream back; failures count as
+    /// for requests.
+    pub fn check_result(&self, index: usize, ok: bool, healthy_threshold: u32) {
+        let Some(upstream) = self.upstreams.get(index) else { return };
+        if !ok {
+            return upstream.report(false, self.unhealthy_threshold, true);
+        }
+        let mut health = upstream.lock();
+        health.passes = health.passes.saturating_add(1);
+        health.failures = 0;
+        if health.ejected && health.passes >= healthy_threshold.max(1) {
+            *health = Health::fresh();
+            tracing::info!(upstream = %upstream.name, "upstream back in rotation");
         }
     }
 
@@ -145,38 +183,47 @@ impl Upstream {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Whether it is in rotation (or its backoff is over: due a probe).
+    /// Whether it is in rotation (or, ejected without active checks, its
+    /// backoff is over: due a probe).
     pub fn in_rotation(&self, now: Instant) -> bool {
-        self.lock().ejected_until.is_none_or(|until| until <= now)
+        let health = self.lock();
+        !health.ejected || health.probe_at.is_some_and(|at| at <= now)
     }
 
-    /// Whether it is healthy now (in rotation and not awaiting a probe).
+    /// Whether it is healthy now (not ejected).
     pub fn healthy(&self) -> bool {
-        self.lock().ejected_until.is_none()
+        !self.lock().ejected
     }
 
     /// An ejected upstream whose backoff is over takes one probe: the next
     /// probe waits for another backoff unless this one succeeds.
     fn start_probe_if_due(&self, now: Instant) {
         let mut health = self.lock();
-        if health.ejected_until.is_some_and(|until| until <= now) {
-            health.ejected_until = Some(now + health.backoff);
+        if health.ejected && health.probe_at.is_some_and(|at| at <= now) {
+            health.probe_at = Some(now + health.backoff);
         }
     }
 
-    fn report(&self, ok: bool, threshold: u32) {
+    fn report(&self, ok: bool, threshold: u32, active_checks: bool) {
         let mut health = self.lock();
         if ok {
-            *health = Health { failures: 0, ejected_until: None, backoff: FIRST_BACKOFF };
+            // With active checks, only checks bring an ejected one back.
+            if !(active_checks && health.ejected) {
+                *health = Health::fresh();
+            }
             return;
         }
         health.failures = health.failures.saturating_add(1);
-        if health.ejected_until.is_some() {
-            // A failed probe: out again, for twice as long.
-            health.backoff = (health.backoff * 2).min(MAX_BACKOFF);
-            health.ejected_until = Some(Instant::now() + health.backoff);
+        health.passes = 0;
+        if health.ejected {
+            if !active_checks {
+                // A failed probe: out again, for twice as long.
+                health.backoff = (health.backoff * 2).min(MAX_BACKOFF);
+                health.probe_at = Some(Instant::now() + health.backoff);
+            }
         } else if health.failures >= threshold {
-            health.ejected_until = Some(Instant::now() + health.backoff);
+            health.ejected = true;
+            health.probe_at = (!active_checks).then(|| Instant::now() + health.backoff);
             tracing::warn!(upstream = %self.name, failures = health.failures, "upstream ejected");
         }
     }
@@ -207,7 +254,7 @@ mod tests {
                 )
             })
             .collect();
-        Pool::new(upstreams, balance, 2)
+        Pool::new(upstreams, balance, 2, false)
     }
 
     #[test]
@@ -251,6 +298,21 @@ mod tests {
         tokio::time::advance(Duration::from_millis(600)).await;
         assert!(pool.choose(&[1]).is_some_and(|p| p.index == 0));
         pool.report(0, true);
+        assert!(pool.upstreams()[0].healthy());
+    }
+
+    #[test]
+    fn with_active_checks_only_passing_checks_bring_an_upstream_back() {
+        let upstreams = vec![("a".to_owned(), "127.0.0.1:9000".parse().unwrap_or_else(|_| unreachable!()))];
+        let pool = Pool::new(upstreams, Balance::RoundRobin, 2, true);
+        pool.check_result(0, false, 2);
+        pool.check_result(0, false, 2);
+        assert!(!pool.upstreams()[0].healthy() && pool.choose(&[]).is_none());
+        pool.report(0, true);
+        assert!(!pool.upstreams()[0].healthy(), "a request's success does not override the checks");
+        pool.check_result(0, true, 2);
+        assert!(!pool.upstreams()[0].healthy());
+        pool.check_result(0, true, 2);
         assert!(pool.upstreams()[0].healthy());
     }
 }

@@ -60,6 +60,19 @@ pub struct RouteSpec {
     pub retries: u32,
     /// Consecutive failures that take an upstream out of rotation.
     pub unhealthy_threshold: u32,
+    /// Active health checks, when configured.
+    pub health: Option<HealthCheck>,
+}
+
+/// `GET path` on every upstream every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: PathAndQuery,
+    pub interval: Duration,
+    /// A check without a 2xx head by then fails.
+    pub timeout: Duration,
+    /// Passing checks in a row that bring an ejected upstream back.
+    pub healthy_threshold: u32,
 }
 
 /// The routes, ready to forward.
@@ -142,16 +155,35 @@ impl Proxy {
         response
     }
 
-    /// The configured upstreams of every route, with whether each is in
-    /// rotation: `(route label, upstream name, healthy)`.
-    pub fn health(&self) -> Vec<(Arc<str>, String, bool)> {
-        let mut states = Vec::new();
+    /// Sets the per-upstream gauges (before a scrape): requests in flight
+    /// and whether each is in rotation.
+    pub fn record_gauges(&self) {
         for route in self.routes.iter() {
             for upstream in route.pool.upstreams() {
-                states.push((route.label.clone(), upstream.name.clone(), upstream.healthy()));
+                let labels = [("route", route.label.to_string()), ("upstream", upstream.name.clone())];
+                metrics::gauge!("proxy_upstream_active_requests", &labels).set(upstream.in_flight() as f64);
+                metrics::gauge!("proxy_upstream_healthy", &labels).set(if upstream.healthy() { 1.0 } else { 0.0 });
             }
         }
-        states
+    }
+
+    /// Runs the active health checks of every route that has them, until
+    /// `shutdown`.
+    pub fn spawn_health_checks(&self, shutdown: crate::Shutdown) {
+        for index in 0..self.routes.len() {
+            let Some(check) = self.routes[index].spec.health.clone() else { continue };
+            let (proxy, shutdown) = (self.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(check.interval);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        () = shutdown.wait() => return,
+                        _ = ticks.tick() => proxy.routes[index].check_all(&check).await,
+                    }
+                }
+            });
+        }
     }
 }
 
@@ -204,7 +236,7 @@ impl Route {
             Some(host) => format!("{host}{}", spec.prefix).into(),
             None => spec.prefix.clone().into(),
         };
-        let pool = Pool::new(spec.upstreams.clone(), spec.balance, spec.unhealthy_threshold);
+        let pool = Pool::new(spec.upstreams.clone(), spec.balance, spec.unhealthy_threshold, spec.health.is_some());
         Self { spec, label, pool, client }
     }
 
@@ -290,6 +322,24 @@ impl Route {
                 }
             }
         }
+    }
+
+    /// Checks every upstream at once: a 2xx head within the timeout passes.
+    async fn check_all(&self, check: &HealthCheck) {
+        let checks = self.pool.upstreams().iter().enumerate().map(|(index, upstream)| async move {
+            let request = http::Request::get(upstream_uri(&upstream.authority, &check.path))
+                .header(header::USER_AGENT, "overkill-health-check")
+                .body(Body::empty());
+            let passed = match request {
+                Ok(request) => match tokio::time::timeout(check.timeout, self.client.request(request)).await {
+                    Ok(Ok(response)) => response.status().is_success(),
+                    _ => false,
+                },
+                Err(_) => false,
+            };
+            self.pool.check_result(index, passed, check.healthy_threshold);
+        });
+        futures_util::future::join_all(checks).await;
     }
 
     /// The upstream's answer as the client gets it: hop-by-hop fields out,

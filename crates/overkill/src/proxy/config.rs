@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use chassis::proxy::{Balance, RouteSpec};
-use http::uri::Authority;
+use chassis::proxy::{Balance, HealthCheck, RouteSpec};
+use http::uri::{Authority, PathAndQuery};
 
 use crate::config::Config;
 use crate::config::spec::{Entry, EntryError};
@@ -63,8 +63,27 @@ pub fn apply(config: &mut Config, entry: &Entry) -> Result<(), EntryError> {
         max_body_bytes: number(entry, "max_body_bytes", 1 << 30, 0, 1 << 40)?,
         retries: number(entry, "retries", 1, 0, 5)? as u32,
         unhealthy_threshold: unhealthy_threshold as u32,
+        health: health(entry)?,
     });
     Ok(())
+}
+
+/// `[proxy.routes.health]`: active checks when `path` is set.
+fn health(entry: &Entry) -> Result<Option<HealthCheck>, EntryError> {
+    let interval = number(entry, "health.interval_ms", 2000, 100, 3_600_000)?;
+    let timeout = number(entry, "health.timeout_ms", 1000, 1, 60_000)?;
+    let healthy_threshold = number(entry, "health.healthy_threshold", 2, 1, 100)? as u32;
+    let Some(path) = entry.get("health.path") else { return Ok(None) };
+    let path = match path.parse::<PathAndQuery>() {
+        Ok(parsed) if path.starts_with('/') => parsed,
+        _ => return Err(invalid("health.path", format!("`{path}` is not a path such as /healthz"))),
+    };
+    Ok(Some(HealthCheck {
+        path,
+        interval: Duration::from_millis(interval),
+        timeout: Duration::from_millis(timeout),
+        healthy_threshold,
+    }))
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> EntryError {

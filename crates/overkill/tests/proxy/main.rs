@@ -245,3 +245,48 @@ async fn connect_and_absolute_form_targets_for_other_hosts_are_refused() {
     }
     assert_eq!(upstream.accepted_connections(), 0, "nothing reached the upstream");
 }
+
+#[tokio::test]
+async fn active_checks_eject_a_dead_upstream_and_bring_it_back_when_it_answers() {
+    let live = Upstream::start("live").await;
+    let dead = dead_address().await;
+    let routes = format!(
+        "[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\", \"{dead}\"]\nretries = 0\n\
+         [proxy.routes.health]\npath = \"/status/200\"\ninterval_ms = 100\ntimeout_ms = 200\n\
+         healthy_threshold = 2\nunhealthy_threshold = 2\n",
+        live.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    let metric = |text: &str, upstream: &str| {
+        text.lines()
+            .find(|line| {
+                line.starts_with("proxy_upstream_healthy{") && line.contains(&format!("upstream=\"{upstream}\""))
+            })
+            .map(|line| line.ends_with(" 1"))
+    };
+    // Polling the checks' effect, bounded above: no request needed.
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = app.client.get(app.admin_url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if metric(&metrics, &dead) == Some(false) {
+            assert_eq!(metric(&metrics, &live.authority()), Some(true));
+            break;
+        }
+        assert!(Instant::now() < give_up, "the dead upstream was never ejected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..10 {
+        assert_eq!(echo(&app, app.client.get(app.url("/api/x"))).await["upstream"], "live");
+    }
+    // It comes back to life: two passing checks return it to rotation.
+    let revived = Upstream::start_at("revived", &dead).await;
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        if echo(&app, app.client.get(app.url("/api/x"))).await["upstream"] == "revived" {
+            break;
+        }
+        assert!(Instant::now() < give_up, "the revived upstream never returned");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(revived);
+}
