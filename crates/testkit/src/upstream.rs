@@ -9,6 +9,8 @@
 //! - `/slow/{ms}`: the answer head after `ms` milliseconds;
 //! - `/reset`: a head announcing 1000 bytes, 100 of them, then the
 //!   connection is cut;
+//! - `Upgrade: echo` on any path: `101 Switching Protocols`, then every
+//!   byte sent back until the client closes;
 //! - `/hop`: a response carrying hop-by-hop fields (`Connection: x-secret`,
 //!   `X-Secret`, `Keep-Alive`, `Proxy-Authenticate`) and `X-Kept`;
 //! - anything else: JSON `{"upstream", "method", "path", "query", "headers",
@@ -110,7 +112,20 @@ impl Drop for OpenGuard {
     }
 }
 
-async fn answer(name: Arc<str>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn answer(name: Arc<str>, mut request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if request.headers().get(http::header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"echo")) {
+        let upgrade = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = upgrade.await {
+                let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
+                let _ = tokio::io::copy(&mut reader, &mut writer).await;
+            }
+        });
+        let mut response = full(StatusCode::SWITCHING_PROTOCOLS, String::new());
+        response.headers_mut().insert(http::header::UPGRADE, HeaderValue::from_static("echo"));
+        response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("upgrade"));
+        return Ok(response);
+    }
     // Matched on the path's last segments, so a proxy's prefix may come first.
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

@@ -247,6 +247,9 @@ impl Route {
         let retryable = is_idempotent(&parts.method) && body.is_end_stream();
         let client_host = parts.headers.get(header::HOST).cloned();
         headers::remove_hop_by_hop(&mut parts.headers, true);
+        // The client's `Expect: 100-continue` was answered here, when the
+        // body was first read; upstream, the body simply follows the head.
+        parts.headers.remove(header::EXPECT);
         headers::add_forwarding(
             &mut parts.headers,
             &headers::Origin { peer, host: client_host.as_ref(), proto: "http" },

@@ -290,3 +290,78 @@ async fn active_checks_eject_a_dead_upstream_and_bring_it_back_when_it_answers()
     }
     drop(revived);
 }
+
+/// Writes `head` (and `body`) on a fresh connection to the service and
+/// reads until `until` appears in the answer.
+async fn raw_exchange(app: &TestApp, writes: &[&[u8]], until: &str) -> String {
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut answer = Vec::new();
+    for write in writes {
+        stream.write_all(write).await.unwrap();
+    }
+    let mut buffer = [0; 4096];
+    while !String::from_utf8_lossy(&answer).contains(until) {
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await.unwrap().unwrap();
+        assert!(read > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn an_upgrade_joins_the_two_connections_until_either_closes() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/ws/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!("GET /ws/chat HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0; 1024];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0);
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let head = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(head.starts_with("http/1.1 101") && head.contains("upgrade: echo"), "{head}");
+    for message in ["hello", "through the proxy"] {
+        stream.write_all(message.as_bytes()).await.unwrap();
+        let mut echoed = vec![0; message.len()];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed)).await.unwrap().unwrap();
+        assert_eq!(echoed, message.as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_before_the_body_is_sent() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let head =
+        format!("PUT /api/upload HTTP/1.1\r\nHost: {address}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = [0; 25];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut interim)).await.unwrap().unwrap();
+    assert!(interim.starts_with(b"HTTP/1.1 100 Continue"), "{}", String::from_utf8_lossy(&interim));
+    stream.write_all(b"hello").await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0; 4096];
+    while !String::from_utf8_lossy(&answer).contains("body_bytes") {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.unwrap().unwrap();
+        assert!(read > 0);
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.contains("HTTP/1.1 200") && answer.contains("\"body_bytes\":5"), "{answer}");
+    // An over-size declared body is refused at once: no 100 Continue.
+    let head = format!(
+        "PUT /api/upload HTTP/1.1\r\nHost: {address}\r\nContent-Length: 9999999999999\r\nExpect: 100-continue\r\n\r\n"
+    );
+    let answer = raw_exchange(&app, &[head.as_bytes()], "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
