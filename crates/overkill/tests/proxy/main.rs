@@ -365,3 +365,100 @@ async fn expect_100_continue_is_answered_before_the_body_is_sent() {
     let answer = raw_exchange(&app, &[head.as_bytes()], "\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
+
+/// nginx (Debian's), serving on a free loopback port with a config that
+/// answers every request with what it received; stopped when dropped.
+struct Nginx {
+    child: std::process::Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The nginx binary: `OVERKILL_TEST_NGINX` (scripts/test installs and sets
+/// it), else one on this machine. Never skipped: without it the test fails.
+fn nginx_binary() -> String {
+    std::env::var("OVERKILL_TEST_NGINX")
+        .ok()
+        .or_else(|| {
+            ["/usr/sbin/nginx", "/usr/bin/nginx"]
+                .iter()
+                .find(|p| std::path::Path::new(p).exists())
+                .map(|p| (*p).to_owned())
+        })
+        .expect("nginx is needed: run scripts/test (it installs nginx-light), or set OVERKILL_TEST_NGINX")
+}
+
+async fn start_nginx() -> Nginx {
+    let dir = tempfile::tempdir().unwrap();
+    let address = dead_address().await;
+    let root = dir.path().display();
+    let config = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {root}/body;\n proxy_temp_path {root}/proxy;\n\
+          fastcgi_temp_path {root}/fastcgi;\n uwsgi_temp_path {root}/uwsgi;\n scgi_temp_path {root}/scgi;\n\
+          server {{\n  listen {address};\n  location / {{\n   default_type text/plain;\n\
+           return 200 \"nginx uri=$request_uri host=$host xff=$http_x_forwarded_for via=$http_via foo=$http_x_foo proto=$http_x_forwarded_proto\";\n\
+          }}\n }}\n}}\n"
+    );
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, config).unwrap();
+    let child = std::process::Command::new(nginx_binary())
+        .args(["-p", &root.to_string(), "-c", &path.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    // Polling until nginx accepts, bounded above.
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&address).await.is_err() {
+        assert!(
+            Instant::now() < give_up,
+            "nginx did not listen on {address}: {:?}",
+            std::fs::read_to_string(dir.path().join("error.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Nginx { child, address, _dir: dir }
+}
+
+#[tokio::test]
+async fn nginx_as_the_upstream_sees_the_same_hygiene() {
+    let nginx = start_nginx().await;
+    let routes =
+        format!("[[proxy.routes]]\nprefix = \"/ng/\"\nupstreams = [\"{}\"]\nstrip_prefix = true\n", nginx.address);
+    let (app, _dir) = start(&routes).await;
+    let response = app
+        .client
+        .get(app.url("/ng/page?q=1"))
+        .header("connection", "keep-alive, X-Foo")
+        .header("x-foo", "secret")
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("server").and_then(|v| v.to_str().ok()).map(|s| s.starts_with("nginx")),
+        Some(true)
+    );
+    let body = response.text().await.unwrap();
+    let host = nginx.address.split(':').next().unwrap();
+    for expected in [
+        "uri=/page?q=1",
+        &format!("host={host}"),
+        "xff=198.51.100.9, 127.0.0.1",
+        "via=1.1 overkill",
+        "foo= ",
+        "proto=http",
+    ] {
+        assert!(body.contains(expected), "{expected:?} not in {body:?}");
+    }
+}
