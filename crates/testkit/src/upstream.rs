@@ -7,6 +7,8 @@
 //! - `/status/{code}`: that status, with a JSON body and `X-Upstream-Error: 1`;
 //! - `/stream/{bytes}`: `bytes` bytes, chunked, 64 KiB at a time;
 //! - `/slow/{ms}`: the answer head after `ms` milliseconds;
+//! - `/stall/{ms}`: 100 bytes of body, then `ms` milliseconds of silence,
+//!   then 100 more;
 //! - `/reset`: a head announcing 1000 bytes, 100 of them, then the
 //!   connection is cut;
 //! - `Upgrade: echo` on any path: `101 Switching Protocols`, then every
@@ -33,13 +35,15 @@ use tokio::net::TcpListener;
 
 type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
-/// A running upstream; it stops when dropped.
+/// A running upstream; when dropped it stops, and its open connections
+/// are cut (as a crashed upstream's would be).
 pub struct Upstream {
     address: SocketAddr,
     name: String,
     open: Arc<AtomicUsize>,
     accepted: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Upstream {
@@ -54,20 +58,25 @@ impl Upstream {
         let address = listener.local_addr().expect("its address");
         let (open, accepted) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let (open_count, accepted_count, tag) = (open.clone(), accepted.clone(), Arc::<str>::from(name));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 accepted_count.fetch_add(1, Ordering::SeqCst);
                 let guard = OpenGuard::new(open_count.clone());
-                let tag = tag.clone();
+                let (tag, mut stopped) = (tag.clone(), stopped.clone());
                 tokio::spawn(async move {
                     let _guard = guard;
                     let service = hyper::service::service_fn(move |request| answer(tag.clone(), request));
                     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = connection => {}
+                        _ = stopped.wait_for(|stop| *stop) => {}
+                    }
                 });
             }
         });
-        Self { address, name: name.to_owned(), open, accepted, task }
+        Self { address, name: name.to_owned(), open, accepted, task, stop }
     }
 
     /// `127.0.0.1:PORT`.
@@ -94,6 +103,7 @@ impl Upstream {
 impl Drop for Upstream {
     fn drop(&mut self) {
         self.task.abort();
+        let _ = self.stop.send(true);
     }
 }
 
@@ -149,6 +159,17 @@ async fn answer(name: Arc<str>, mut request: Request<Incoming>) -> Result<Respon
         [.., "slow", ms] => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
             full(StatusCode::OK, "slow".to_owned())
+        }
+        [.., "stall", ms] => {
+            let pause = Duration::from_millis(ms.parse().unwrap_or(0));
+            let first = futures_util::stream::once(async {
+                Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![b's'; 100])))
+            });
+            let later = futures_util::stream::once(async move {
+                tokio::time::sleep(pause).await;
+                Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![b's'; 100])))
+            });
+            ok(BodyExt::boxed(StreamBody::new(first.chain(later))))
         }
         [.., "reset"] => {
             let first = futures_util::stream::once(async {

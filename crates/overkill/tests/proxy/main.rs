@@ -462,3 +462,64 @@ async fn nginx_as_the_upstream_sees_the_same_hygiene() {
         assert!(body.contains(expected), "{expected:?} not in {body:?}");
     }
 }
+
+#[tokio::test]
+async fn http2_clients_reach_http1_upstreams_and_a_stalled_body_is_cut_at_the_idle_timeout() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!(
+        "[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\nidle_timeout_ms = 300\n",
+        upstream.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    let h2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let response = h2.get(app.url("/api/over-h2")).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["path"], "/api/over-h2");
+
+    // 100 bytes, then silence past the idle timeout: the response is cut.
+    let response = app.get("/api/stall/2000").await;
+    assert_eq!(response.status(), 200);
+    let started = Instant::now();
+    assert!(response.bytes().await.is_err(), "a stalled body must not be completed");
+    assert!(started.elapsed() < Duration::from_millis(1800), "cut after {:?}", started.elapsed());
+    // Within the idle timeout, a pause is fine.
+    assert_eq!(app.get("/api/stall/50").await.bytes().await.unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn a_load_survives_an_upstream_going_away_and_metrics_count_it() {
+    let a = Upstream::start("a").await;
+    let b = Upstream::start("b").await;
+    let routes = format!(
+        "[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\", \"{}\"]\nretries = 1\n",
+        a.authority(),
+        b.authority()
+    );
+    let (app, _dir) = start(&routes).await;
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (client, url) = (app.client.clone(), app.url("/api/x"));
+        load.spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..40 {
+                statuses.push(client.get(&url).send().await.unwrap().status().as_u16());
+            }
+            statuses
+        });
+    }
+    // One upstream goes away while the load runs.
+    drop(a);
+    let mut failed = 0;
+    while let Some(statuses) = load.join_next().await {
+        failed += statuses.unwrap().iter().filter(|s| **s != 200).count();
+    }
+    assert_eq!(failed, 0, "GETs fail over to the upstream still there");
+    let metrics = app.client.get(app.admin_url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let series = |name: &str, labels: &[&str]| {
+        metrics.lines().any(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+    };
+    assert!(series("proxy_requests_total{", &["route=\"/api/\"", "class=\"2xx\""]), "{metrics}");
+    assert!(series("proxy_request_duration_seconds", &["route=\"/api/\""]), "{metrics}");
+    assert!(series("proxy_upstream_healthy{", &[&format!("upstream=\"{}\"", b.authority())]), "{metrics}");
+}
