@@ -84,7 +84,8 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Route {
     spec: RouteSpec,
-    /// The route's metric label: `prefix` (and host), from the configuration.
+    /// The route's metric label: `{index}:{prefix}`, its place in the
+    /// configuration and its prefix (two routes may share a prefix).
     label: Arc<str>,
     pool: Pool,
     client: Client<HttpConnector, Body>,
@@ -103,7 +104,8 @@ impl Proxy {
     /// The routes `specs` describe. Their validation (prefixes, no clash
     /// with the service's own routes) is the caller's.
     pub fn new(specs: Vec<RouteSpec>) -> Self {
-        let mut routes: Vec<Route> = specs.into_iter().map(Route::new).collect();
+        let mut routes: Vec<Route> =
+            specs.into_iter().enumerate().map(|(index, spec)| Route::new(index, spec)).collect();
         // Longest prefix first; at equal length, a route with a host first.
         routes.sort_by_key(|route| (std::cmp::Reverse(route.spec.prefix.len()), route.spec.host.is_none()));
         Self { routes: routes.into() }
@@ -224,7 +226,7 @@ fn strip_port(host: &str) -> &str {
 // === impl Route ===
 
 impl Route {
-    fn new(spec: RouteSpec) -> Self {
+    fn new(index: usize, spec: RouteSpec) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(spec.connect_timeout));
         connector.set_nodelay(true);
@@ -232,10 +234,7 @@ impl Route {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(1024)
             .build(connector);
-        let label: Arc<str> = match &spec.host {
-            Some(host) => format!("{host}{}", spec.prefix).into(),
-            None => spec.prefix.clone().into(),
-        };
+        let label: Arc<str> = format!("{index}:{}", spec.prefix).into();
         let pool = Pool::new(spec.upstreams.clone(), spec.balance, spec.unhealthy_threshold, spec.health.is_some());
         Self { spec, label, pool, client }
     }

@@ -188,9 +188,12 @@ async fn an_upstream_cut_mid_body_aborts_the_response() {
     let upstream = Upstream::start("a").await;
     let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
     let (app, _dir) = start(&routes).await;
-    let response = app.get("/api/reset").await;
-    assert_eq!(response.status(), 200, "the head came through");
-    assert!(response.bytes().await.is_err(), "a truncated body must not look complete");
+    // Aborted either before the head (the twin: net/http had not flushed
+    // it) or mid-body (the service streams the head at once): never complete.
+    match app.client.get(app.url("/api/reset")).send().await {
+        Err(_) => {}
+        Ok(response) => assert!(response.bytes().await.is_err(), "a truncated body must not look complete"),
+    }
 }
 
 #[tokio::test]
@@ -519,7 +522,7 @@ async fn a_load_survives_an_upstream_going_away_and_metrics_count_it() {
     let series = |name: &str, labels: &[&str]| {
         metrics.lines().any(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
     };
-    assert!(series("proxy_requests_total{", &["route=\"/api/\"", "class=\"2xx\""]), "{metrics}");
-    assert!(series("proxy_request_duration_seconds", &["route=\"/api/\""]), "{metrics}");
+    assert!(series("proxy_requests_total{", &["route=\"0:/api/\"", "class=\"2xx\""]), "{metrics}");
+    assert!(series("proxy_request_duration_seconds", &["route=\"0:/api/\""]), "{metrics}");
     assert!(series("proxy_upstream_healthy{", &[&format!("upstream=\"{}\"", b.authority())]), "{metrics}");
 }
