@@ -1,0 +1,327 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"overkill/arena/go-twin/internal/httpx"
+)
+
+// longAgo is a deadline in the past: a blocked read or write fails at once.
+var longAgo = time.Unix(1, 0)
+
+// serve proxies one request on rt. The API's request timeout does not apply
+// (the caller keeps the request outside it): a proxied exchange is bounded
+// by response_timeout_ms to the head and idle_timeout_ms between body bytes.
+func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
+	info := httpx.InfoFrom(r.Context())
+	if info != nil {
+		info.Route, info.ProxyRoute, info.ProxyUpstream = rt.label, rt.label, noUpstream
+	}
+	if !ownAuthority(r, rt) {
+		rt.refuse(w, r, httpx.BadRequest("an absolute-form request target must name this service; it is not a forward proxy"))
+		return
+	}
+	if r.ContentLength > rt.cfg.MaxBodyBytes {
+		httpx.CloseAfter(w, r) // the body stays unread, and no 100 Continue goes out
+		rt.refuse(w, r, httpx.PayloadTooLarge())
+		return
+	}
+	ex := &exchange{client: r.Context(), start: time.Now(), pool: rt.pool}
+	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), exchangeKey{}, ex))
+	defer cancel(nil)
+	rc := http.NewResponseController(w)
+	// The server's WriteTimeout bounds the API's answers; a stream is
+	// bounded by the watchdog instead, which cuts a client that stops
+	// reading (or an upstream that stops sending) after idle_timeout_ms.
+	_ = rc.SetWriteDeadline(time.Time{})
+	ex.dog.begin(rt.cfg.IdleTimeout, func() {
+		cancel(errIdle) // closes the upstream connection, ends the RoundTrip or the body copy
+		// Only a blocked read of the client's body is cut: on HTTP/1.1 a
+		// read deadline in the past would also fail the server's
+		// background read and cancel the request as if the client left.
+		if ex.reqOpen.Load() {
+			_ = rc.SetReadDeadline(longAgo)
+		}
+		if ex.headSent.Load() {
+			_ = rc.SetWriteDeadline(longAgo)
+		}
+	})
+	defer ex.dog.stop()
+	r = r.WithContext(ctx)
+	ex.in = r
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &requestBody{ReadCloser: r.Body, ex: ex, remaining: rt.cfg.MaxBodyBytes}
+	}
+	completed := false
+	defer func() { rt.finish(ex, info, completed) }() // also while ErrAbortHandler unwinds
+	rt.rp.ServeHTTP(w, r)
+	completed = true
+}
+
+// finish counts the request once: by the upstream that answered (or was
+// tried last) and the class of its status, or error.
+func (rt *route) finish(ex *exchange, info *httpx.Info, completed bool) {
+	class := classError
+	if completed && ex.status != 0 {
+		class = classOf(ex.status)
+	}
+	if u := ex.upstream; u != nil {
+		u.requests[class].Inc()
+		if info != nil {
+			info.ProxyUpstream = u.Addr
+		}
+		return
+	}
+	rt.noUpstream[class].Inc()
+}
+
+// refuse answers a request the proxy turns down before any upstream.
+func (rt *route) refuse(w http.ResponseWriter, r *http.Request, p *httpx.Problem) {
+	rt.noUpstream[classOf(p.Status)].Inc()
+	httpx.WriteProblem(w, r, p)
+}
+
+// rewrite is ReverseProxy's Rewrite hook. ReverseProxy has already removed
+// the hop-by-hop headers (Connection and every header it names, Keep-Alive,
+// Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE but for
+// "TE: trailers", Trailer, Transfer-Encoding, and Upgrade unless upgrading)
+// and the client's X-Forwarded-* (SetXForwarded appends to In's).
+func (rt *route) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = rt.pool.ups[0].Target // each attempt names its own (retrier)
+	out.URL.Path, out.URL.RawPath = rt.upstreamPath(in.URL)
+	if rt.cfg.PreserveHost {
+		out.Host = in.Host
+	} else {
+		out.Host = "" // the URL's, the upstream's host:port
+	}
+	// ReverseProxy dropped the client's forwarding headers from Out; the
+	// design appends to them.
+	if prior, ok := in.Header["X-Forwarded-For"]; ok {
+		out.Header["X-Forwarded-For"] = prior
+	}
+	pr.SetXForwarded()
+	appendForwarded(out.Header, in)
+	appendVia(out.Header)
+	if id := httpx.RequestID(in.Context()); id != "" {
+		out.Header["X-Request-Id"] = []string{id}
+	}
+}
+
+// upstreamPath is the path sent upstream: the request's, less the prefix
+// when strip_prefix (the rest keeps a leading "/"; nothing left is "/").
+// The escaped form is kept when the client's had one (%2F stays %2F).
+func (rt *route) upstreamPath(u *url.URL) (string, string) {
+	if !rt.cfg.StripPrefix {
+		return u.Path, u.RawPath
+	}
+	path := rest(u.Path, rt.cfg.Prefix)
+	raw := ""
+	if u.RawPath != "" {
+		if ep := (&url.URL{Path: rt.cfg.Prefix}).EscapedPath(); strings.HasPrefix(u.RawPath, ep) {
+			raw = rest(u.RawPath, ep)
+		}
+	}
+	return path, raw
+}
+
+func rest(path, prefix string) string {
+	r := path[len(prefix):]
+	switch {
+	case r == "":
+		return "/"
+	case r[0] != '/':
+		return "/" + r
+	}
+	return r
+}
+
+// modifyResponse runs on the upstream's response head.
+func (rt *route) modifyResponse(resp *http.Response) error {
+	ex := exchangeOf(resp.Request.Context())
+	ex.status = resp.StatusCode
+	ex.headSent.Store(true)
+	rt.duration.Observe(time.Since(ex.start).Seconds())
+	appendVia(resp.Header)
+	// The service's X-Request-Id (the one the upstream was sent) is on the
+	// response already; a second one would make the header a list.
+	delete(resp.Header, "X-Request-Id")
+	return nil
+}
+
+// fail is ReverseProxy's ErrorHandler: no response head came from an
+// upstream. It answers with the service's problem and logs the cause once.
+func (rt *route) fail(w http.ResponseWriter, out *http.Request, err error) {
+	ex := exchangeOf(out.Context())
+	r := ex.in // the problem's instance is the client's path, and its protocol decides Connection: close
+	rt.duration.Observe(time.Since(ex.start).Seconds())
+	stalledUpload := ex.dog.fired.Load() && ex.reqOpen.Load()
+	if ex.client.Err() != nil && !stalledUpload {
+		// The client went away: nobody to answer (logged as 499). (On
+		// HTTP/1.1 the read deadline that cut a stalled upload cancels the
+		// client's context too; that client still gets its 408.)
+		return
+	}
+	var p *httpx.Problem
+	switch {
+	case ex.tooLarge.Load():
+		httpx.CloseAfter(w, r)
+		p = httpx.PayloadTooLarge()
+	case errors.Is(err, errNoUpstream):
+		p = httpx.Unavailable("no upstream of this route is healthy; retry shortly")
+	case stalledUpload:
+		httpx.CloseAfter(w, r)
+		p = httpx.RequestTimeout(rt.cfg.IdleTimeout)
+		p.Detail = fmt.Sprintf("the request body stalled for %d ms", rt.cfg.IdleTimeout.Milliseconds())
+	case ex.dog.fired.Load():
+		p = httpx.GatewayTimeout(fmt.Sprintf("the upstream stalled for %d ms", rt.cfg.IdleTimeout.Milliseconds()))
+	case ex.clientBodyFailed.Load():
+		httpx.CloseAfter(w, r)
+		p = httpx.BadRequest("the request body could not be read")
+	case isDial(err):
+		p = httpx.BadGateway("no upstream could be reached")
+	case isTimeout(err):
+		p = httpx.GatewayTimeout(fmt.Sprintf("the upstream sent no response head within %d ms",
+			rt.cfg.ResponseTimeout.Milliseconds()))
+	default:
+		p = httpx.BadGateway("the upstream closed the connection without an answer")
+	}
+	upstream := noUpstream
+	if ex.upstream != nil {
+		upstream = ex.upstream.Addr
+	}
+	rt.log.LogAttrs(r.Context(), slog.LevelWarn, "proxy request failed",
+		slog.String("proxy_route", rt.label), slog.String("proxy_upstream", upstream),
+		slog.Int("status", p.Status), slog.String("error", err.Error()),
+		slog.String("request_id", httpx.RequestID(r.Context())))
+	httpx.WriteProblem(w, r, p)
+}
+
+// notUpstreamsFault: the attempt failed because of the client or the
+// proxy's own limits, not the upstream; its health is not charged.
+func (ex *exchange) notUpstreamsFault() bool {
+	return ex.client.Err() != nil || ex.dog.fired.Load() || ex.tooLarge.Load() || ex.clientBodyFailed.Load()
+}
+
+// bodyFailed: the upstream's body broke off (a reset mid-body).
+func (ex *exchange) bodyFailed(u *upstream) {
+	if !ex.notUpstreamsFault() && ex.upstreamFailed.CompareAndSwap(false, true) {
+		ex.pool.failed(u, false)
+	}
+}
+
+// hostMatches compares a request's Host (port ignored, any case, a
+// trailing dot ignored) with a route's lower-case host.
+func hostMatches(host, want string) bool {
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end > 0 {
+			host = host[1:end]
+		}
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	return strings.EqualFold(host, want)
+}
+
+// ownAuthority: an absolute-form target (GET http://x/ HTTP/1.1) must name
+// this service. net/http has already replaced the request's Host with the
+// target's authority (RFC 9112 §3.2.2) and dropped the Host header, so
+// "this service" is a host the route is configured for, or the address the
+// connection came in on (see arena/deviations.toml).
+func ownAuthority(r *http.Request, rt *route) bool {
+	if r.ProtoMajor != 1 || r.RequestURI == "" || r.RequestURI[0] == '/' || rt.cfg.Host != "" {
+		return true
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	la, err := netip.ParseAddrPort(local.String())
+	if err != nil {
+		return false
+	}
+	host, port, err := net.SplitHostPort(r.URL.Host)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(r.URL.Host, "["), "]"), "80"
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap() == la.Addr().Unmap() && port == fmt.Sprint(la.Port())
+}
+
+// via is this proxy's Via entry (RFC 9110 §7.6.3).
+const via = "1.1 overkill"
+
+// appendVia appends this hop to Via, on requests and responses.
+func appendVia(h http.Header) {
+	if prior := h["Via"]; len(prior) > 0 {
+		h["Via"] = []string{strings.Join(prior, ", ") + ", " + via}
+		return
+	}
+	h["Via"] = []string{via}
+}
+
+// appendForwarded appends for=<client>;host=<host>;proto=http to Forwarded
+// (RFC 7239; an IPv6 address quoted and bracketed, a value that is not a
+// token quoted).
+func appendForwarded(h http.Header, in *http.Request) {
+	client, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		client = "unknown"
+	}
+	var b strings.Builder
+	b.WriteString("for=")
+	if strings.Contains(client, ":") {
+		b.WriteString(`"[` + client + `]"`)
+	} else {
+		b.WriteString(client)
+	}
+	b.WriteString(";host=")
+	writeForwardedValue(&b, in.Host)
+	b.WriteString(";proto=http")
+	if prior := in.Header["Forwarded"]; len(prior) > 0 {
+		h["Forwarded"] = []string{strings.Join(prior, ", ") + ", " + b.String()}
+		return
+	}
+	h["Forwarded"] = []string{b.String()}
+}
+
+func writeForwardedValue(b *strings.Builder, v string) {
+	if isToken(v) {
+		b.WriteString(v)
+		return
+	}
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		if v[i] == '"' || v[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(v[i])
+	}
+	b.WriteByte('"')
+}
+
+// isToken: RFC 9110 tchar+.
+func isToken(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
