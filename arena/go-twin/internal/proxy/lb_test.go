@@ -166,3 +166,22 @@ func TestMetricsHaveTheDesignsNamesAndLabels(t *testing.T) {
 		t.Errorf("2xx count %v", n)
 	}
 }
+
+// A retry does not take a turn: with one dead upstream of two, requests
+// still alternate their first attempt, so half of them start on the dead one.
+func TestRetryDoesNotShiftTheRotation(t *testing.T) {
+	p := testPool(RoundRobin, 2)
+	first := map[string]int{}
+	for range 10 {
+		u, _ := p.pick(0)
+		first[u.Addr]++
+		if u == p.ups[0] { // "dead": the retry takes the other
+			if v, _ := p.pick(1 << u.index); v != p.ups[1] {
+				t.Fatalf("retry picked %v", v)
+			}
+		}
+	}
+	if first["u0:1"] != 5 || first["u1:1"] != 5 {
+		t.Fatalf("first attempts %v, want 5 each", first)
+	}
+}

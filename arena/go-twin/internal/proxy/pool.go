@@ -81,7 +81,7 @@ func (p *pool) pick(tried uint64) (u *upstream, probe bool) {
 	case P2C:
 		return p.p2c(tried), false
 	}
-	start := int(p.next.Add(1) % uint64(n))
+	start := p.start(tried)
 	for k := range n {
 		u := p.ups[(start+k)%n]
 		if u.healthy.Load() && tried&(1<<u.index) == 0 {
@@ -91,11 +91,22 @@ func (p *pool) pick(tried uint64) (u *upstream, probe bool) {
 	return nil, false
 }
 
+// start is where a scan of the pool begins: the next in turn for a first
+// attempt; a retry (tried != 0) scans on from the current turn without
+// taking one, so a dead upstream does not make every later request start
+// on it.
+func (p *pool) start(tried uint64) int {
+	if tried != 0 {
+		return int(p.next.Load() % uint64(len(p.ups)))
+	}
+	return int(p.next.Add(1) % uint64(len(p.ups)))
+}
+
 // least is the healthy upstream with the fewest requests in flight; ties go
 // round-robin, so an idle pool is still spread evenly.
 func (p *pool) least(tried uint64) *upstream {
 	n := len(p.ups)
-	start := int(p.next.Add(1) % uint64(n))
+	start := p.start(tried)
 	var best *upstream
 	var bestActive int64
 	for k := range n {
