@@ -206,6 +206,60 @@ func TestUpstreamResetThroughTheStack(t *testing.T) {
 	}
 }
 
+// On HTTP/2 an upstream reset mid-body resets the client's stream: the
+// body ends in an error, and the connection serves the next request.
+func TestUpstreamResetResetsTheH2Stream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				c.Read(buf)
+				if strings.HasPrefix(string(buf), "GET /r/ok") {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"+strings.Repeat("x", 100_000))
+				time.Sleep(50 * time.Millisecond)
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}()
+		}
+	}()
+	base, _ := startProxyServer(t, testConfig(), proxyRoute("/r/", ln.Addr().String()))
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+	resp, err := client.Get(base + "/r/")
+	if err == nil {
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("protocol %s", resp.Proto)
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a cut body ended cleanly")
+	}
+	resp, err = client.Get(base + "/r/ok")
+	if err != nil {
+		t.Fatalf("the connection did not survive the reset stream: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "ok" {
+		t.Fatalf("%q", b)
+	}
+}
+
 // HTTP/2 clients (h2c) reach HTTP/1.1 upstreams.
 func TestH2CClientThroughTheProxy(t *testing.T) {
 	up := testUpstream(t, func(w http.ResponseWriter, r *http.Request) {

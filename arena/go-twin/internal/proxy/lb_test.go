@@ -185,3 +185,32 @@ func TestRetryDoesNotShiftTheRotation(t *testing.T) {
 		t.Fatalf("first attempts %v, want 5 each", first)
 	}
 }
+
+// No client text becomes a label: random paths, hosts and methods on a
+// route add no series.
+func TestMetricLabelsAreBoundedByTheConfiguration(t *testing.T) {
+	up := echo(t, "a", nil)
+	h := start(t, routeTOML("/m/", []string{up}))
+	count := func() int {
+		mfs, _ := h.reg.Gather()
+		n := 0
+		for _, mf := range mfs {
+			n += len(mf.GetMetric())
+		}
+		return n
+	}
+	get(t, h.url+"/m/")
+	before := count()
+	for i := range 200 {
+		req, _ := http.NewRequest(fmt.Sprintf("M%d", i), fmt.Sprintf("%s/m/%d", h.url, i), nil)
+		req.Host = fmt.Sprintf("h%d.example", i)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if after := count(); after != before {
+		t.Fatalf("series: %d before, %d after 200 distinct requests", before, after)
+	}
+}
