@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -265,6 +266,32 @@ func TestUpgradeIsForwardedAndJoined(t *testing.T) {
 		line, err := br.ReadString('\n')
 		if err != nil || line != "echo: "+msg {
 			t.Fatalf("%q %v", line, err)
+		}
+	}
+}
+
+// Headers the service set before the proxy ran (the drain's Connection:
+// close, X-Request-Id) are on the answer once, upstream head or problem,
+// also after a forwarded 100 Continue.
+func TestServiceHeadersSurviveTheProxy(t *testing.T) {
+	up := echo(t, "a", nil)
+	cfgs, _ := Parse([]byte(routeTOML("/d/", []string{up}) + routeTOML("/dead/", []string{deadAddr(t)})))
+	p := New(cfgs, nil, discardLog())
+	inner := front(p)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close") // as connHandler does while draining
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	for _, req := range []string{
+		"GET /d/ HTTP/1.1\r\nHost: f\r\n\r\n",
+		"POST /d/ HTTP/1.1\r\nHost: f\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi",
+		"GET /dead/ HTTP/1.1\r\nHost: f\r\n\r\n",
+	} {
+		out := raw(t, srv.URL, req)
+		final := out[strings.LastIndex(out, "HTTP/1.1 "):]
+		if strings.Count(final, "X-Request-Id: "+testRequestID) != 1 || !strings.Contains(final, "Connection: close") {
+			t.Errorf("%q:\n%s", req, out)
 		}
 	}
 }

@@ -44,6 +44,7 @@ type route struct {
 type exchange struct {
 	client   context.Context // the client's own context: done when it went away
 	in       *http.Request   // the client's request (the hooks see the outgoing one)
+	closing  []string        // Connection set before the proxy ran (draining: close)
 	start    time.Time
 	upstream *upstream // the last one tried; nil before any
 	status   int       // the upstream's status; 0 until its head

@@ -36,7 +36,13 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		rt.refuse(w, r, httpx.PayloadTooLarge())
 		return
 	}
-	ex := &exchange{client: r.Context(), start: time.Now(), pool: rt.pool}
+	ex := &exchange{client: r.Context(), start: time.Now(), pool: rt.pool, closing: w.Header()["Connection"]}
+	// The response's X-Request-Id and Connection are set from the upstream's
+	// head (modifyResponse) or with the proxy's own problem (fail): one
+	// place each, since ReverseProxy adds the upstream's headers to the
+	// writer's and clears them after a 1xx.
+	delete(w.Header(), "X-Request-Id")
+	delete(w.Header(), "Connection")
 	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), exchangeKey{}, ex))
 	defer cancel(nil)
 	rc := http.NewResponseController(w)
@@ -154,9 +160,17 @@ func (rt *route) modifyResponse(resp *http.Response) error {
 	ex.headSent.Store(true)
 	rt.duration.Observe(time.Since(ex.start).Seconds())
 	appendVia(resp.Header)
-	// The service's X-Request-Id (the one the upstream was sent) is on the
-	// response already; a second one would make the header a list.
-	delete(resp.Header, "X-Request-Id")
+	// The response carries the service's X-Request-Id (the one the
+	// upstream was sent), once: not the upstream's beside it. It is set
+	// here, not left on the ResponseWriter, because ReverseProxy clears the
+	// writer's headers after forwarding a 1xx (a 100 Continue); so is the
+	// drain's Connection: close.
+	if id := httpx.RequestID(ex.in.Context()); id != "" {
+		resp.Header["X-Request-Id"] = []string{id}
+	}
+	if ex.closing != nil {
+		resp.Header["Connection"] = ex.closing
+	}
 	return nil
 }
 
@@ -196,6 +210,12 @@ func (rt *route) fail(w http.ResponseWriter, out *http.Request, err error) {
 			rt.cfg.ResponseTimeout.Milliseconds()))
 	default:
 		p = httpx.BadGateway("the upstream closed the connection without an answer")
+	}
+	if id := httpx.RequestID(r.Context()); id != "" {
+		w.Header()["X-Request-Id"] = []string{id}
+	}
+	if ex.closing != nil {
+		w.Header()["Connection"] = ex.closing
 	}
 	upstream := noUpstream
 	if ex.upstream != nil {

@@ -228,3 +228,41 @@ func TestLongStreamOutlivesTheIdleTimeout(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, s.Body)
 	}
 }
+
+// Expect: 100-continue is forwarded: the client's 100 follows the
+// upstream's, and the body then goes through.
+func TestExpectContinueIsForwarded(t *testing.T) {
+	up := echo(t, "a", nil)
+	h := start(t, routeTOML("/e/", []string{up}))
+	c, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST /e/ HTTP/1.1\r\nHost: f\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("%q %v", line, err)
+	}
+	for {
+		line, err := br.ReadString('\n') // the 100's headers, to its blank line
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	io.WriteString(c, "hello")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"Body":"hello"`) || !strings.Contains(string(b), `"Expect":["100-continue"]`) ||
+		resp.Header.Get("X-Request-Id") != testRequestID {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
