@@ -100,7 +100,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.remaining+1 {
 		p = p[:b.remaining+1] // one byte past the limit is enough to know
 	}
+	b.ex.reading.Store(true) // a stall now is the client's, not the upstream's
 	n, err := b.ReadCloser.Read(p)
+	b.ex.reading.Store(false)
 	b.ex.dog.touch()
 	b.remaining -= int64(n)
 	if b.remaining < 0 {

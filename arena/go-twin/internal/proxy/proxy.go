@@ -51,7 +51,9 @@ type exchange struct {
 
 	dog              watchdog
 	headSent         atomic.Bool // the upstream's head went to the client
-	reqOpen          atomic.Bool // the request body is being read
+	reqOpen          atomic.Bool // the request body is in flight
+	reading          atomic.Bool // blocked reading the client's body (not writing it upstream)
+	clientStalled    atomic.Bool // the watchdog fired while reading the client's body
 	tooLarge         atomic.Bool // the request body passed max_body_bytes
 	clientBodyFailed atomic.Bool // reading the client's body failed
 	holdBody         atomic.Bool // a retry may still need the body: keep it open

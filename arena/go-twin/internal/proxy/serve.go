@@ -53,7 +53,9 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		// Only a blocked read of the client's body is cut: on HTTP/1.1 a
 		// read deadline in the past would also fail the server's
 		// background read and cancel the request as if the client left.
-		if ex.reqOpen.Load() {
+		// An upload blocked writing upstream is the upstream's stall.
+		if ex.reqOpen.Load() && ex.reading.Load() {
+			ex.clientStalled.Store(true)
 			_ = rc.SetReadDeadline(longAgo)
 		}
 		if ex.headSent.Load() {
@@ -178,7 +180,7 @@ func (rt *route) fail(w http.ResponseWriter, out *http.Request, err error) {
 	ex := exchangeOf(out.Context())
 	r := ex.in // the problem's instance is the client's path, and its protocol decides Connection: close
 	rt.duration.Observe(time.Since(ex.start).Seconds())
-	stalledUpload := ex.dog.fired.Load() && ex.reqOpen.Load()
+	stalledUpload := ex.clientStalled.Load()
 	if ex.client.Err() != nil && !stalledUpload {
 		// The client went away: nobody to answer (logged as 499). (On
 		// HTTP/1.1 the read deadline that cut a stalled upload cancels the
@@ -228,8 +230,12 @@ func (rt *route) fail(w http.ResponseWriter, out *http.Request, err error) {
 
 // notUpstreamsFault: the attempt failed because of the client or the
 // proxy's own limits, not the upstream; its health is not charged.
+// A watchdog firing before the head while the upload was not waiting on
+// the client is the upstream's stall (a 504 of ours, charged); after the
+// head it may be either side's, and is not charged.
 func (ex *exchange) notUpstreamsFault() bool {
-	return ex.client.Err() != nil || ex.dog.fired.Load() || ex.tooLarge.Load() || ex.clientBodyFailed.Load()
+	return ex.client.Err() != nil || ex.tooLarge.Load() || ex.clientBodyFailed.Load() || ex.clientStalled.Load() ||
+		ex.dog.fired.Load() && ex.headSent.Load()
 }
 
 // bodyFailed: the upstream's body broke off (a reset mid-body).

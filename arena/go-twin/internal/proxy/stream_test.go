@@ -266,3 +266,33 @@ func TestExpectContinueIsForwarded(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }
+
+// An upstream that stops reading an upload is the upstream's stall: 504
+// after idle_timeout_ms, not the client's 408.
+func TestUpstreamThatStopsReadingTheUploadIs504(t *testing.T) {
+	up := rawUpstream(t, func(c net.Conn, _ *http.Request) { time.Sleep(5 * time.Second) })
+	h := start(t, routeTOML("/i/", []string{up}, "idle_timeout_ms = 300"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	const size = 256 << 20 // more than every socket buffer on the way holds
+	go func() {
+		io.WriteString(c, fmt.Sprintf("PUT /i/ HTTP/1.1\r\nHost: f\r\nContent-Length: %d\r\n\r\n", size))
+		io.Copy(c, io.LimitReader(&pattern{}, size))
+	}()
+	begin := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 504 || !strings.Contains(string(b), "gateway-timeout") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Fatalf("504 after %v", d)
+	}
+}
