@@ -9,6 +9,8 @@
 //! - `/slow/{ms}`: the answer head after `ms` milliseconds;
 //! - `/stall/{ms}`: 100 bytes of body, then `ms` milliseconds of silence,
 //!   then 100 more;
+//! - `/trailers`: a chunked `hello` followed by the trailer
+//!   `x-checksum: 5d41402a`;
 //! - `/reset`: a head announcing 1000 bytes, 100 of them, then the
 //!   connection is cut;
 //! - `Upgrade: echo` on any path: `101 Switching Protocols`, then every
@@ -170,6 +172,15 @@ async fn answer(name: Arc<str>, mut request: Request<Incoming>) -> Result<Respon
                 Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![b's'; 100])))
             });
             ok(BodyExt::boxed(StreamBody::new(first.chain(later))))
+        }
+        [.., "trailers"] => {
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("x-checksum", HeaderValue::from_static("5d41402a"));
+            let frames =
+                vec![Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"hello"))), Ok(Frame::trailers(trailers))];
+            let mut response = ok(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames))));
+            response.headers_mut().insert(http::header::TRAILER, HeaderValue::from_static("x-checksum"));
+            response
         }
         [.., "reset"] => {
             let first = futures_util::stream::once(async {

@@ -30,9 +30,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Upstream {
     /// As configured (`127.0.0.1:9001`): a metric label and a log field.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// `host:port`, the request target's authority.
     pub authority: http::uri::Authority,
+    /// The same, as the `Host` field sent to it.
+    pub host: http::HeaderValue,
     in_flight: AtomicUsize,
     health: Mutex<Health>,
 }
@@ -89,7 +91,9 @@ impl Pool {
         let upstreams = upstreams
             .into_iter()
             .map(|(name, authority)| Upstream {
-                name,
+                name: name.into(),
+                host: http::HeaderValue::from_str(authority.as_str())
+                    .unwrap_or_else(|_| http::HeaderValue::from_static("localhost")),
                 authority,
                 in_flight: AtomicUsize::new(0),
                 health: Mutex::new(Health::fresh()),

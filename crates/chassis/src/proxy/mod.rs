@@ -84,6 +84,8 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Route {
     spec: RouteSpec,
+    /// Its metric handles, registered once: no label is built per request.
+    meters: Meters,
     /// The route's metric label: `{index}:{prefix}`, its place in the
     /// configuration and its prefix (two routes may share a prefix).
     label: Arc<str>,
@@ -91,11 +93,23 @@ struct Route {
     client: Client<HttpConnector, Body>,
 }
 
+/// The status classes counted, in [`class`]'s order; `error`: no answer.
+const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
+
+/// A route's request counters (per upstream, and `none` for requests that
+/// reached no upstream) and its duration histogram.
+#[derive(Debug)]
+struct Meters {
+    requests: Vec<[metrics::Counter; 6]>,
+    unrouted: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
 /// Which route and upstream served a response: the access log names them.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub route: Arc<str>,
-    pub upstream: Option<String>,
+    pub upstream: Option<Arc<str>>,
 }
 
 // === impl Proxy ===
@@ -162,7 +176,7 @@ impl Proxy {
     pub fn record_gauges(&self) {
         for route in self.routes.iter() {
             for upstream in route.pool.upstreams() {
-                let labels = [("route", route.label.to_string()), ("upstream", upstream.name.clone())];
+                let labels = [("route", route.label.to_string()), ("upstream", upstream.name.to_string())];
                 metrics::gauge!("proxy_upstream_active_requests", &labels).set(upstream.in_flight() as f64);
                 metrics::gauge!("proxy_upstream_healthy", &labels).set(if upstream.healthy() { 1.0 } else { 0.0 });
             }
@@ -236,7 +250,17 @@ impl Route {
             .build(connector);
         let label: Arc<str> = format!("{index}:{}", spec.prefix).into();
         let pool = Pool::new(spec.upstreams.clone(), spec.balance, spec.unhealthy_threshold, spec.health.is_some());
-        Self { spec, label, pool, client }
+        let route = label.to_string();
+        let counter = |upstream: &str, class: &'static str| {
+            let labels = [("route", route.clone()), ("upstream", upstream.to_owned()), ("class", class.to_owned())];
+            metrics::counter!("proxy_requests_total", &labels)
+        };
+        let meters = Meters {
+            requests: spec.upstreams.iter().map(|(name, _)| CLASSES.map(|class| counter(name, class))).collect(),
+            unrouted: counter("none", "error"),
+            duration: metrics::histogram!("proxy_request_duration_seconds", "route" => route.clone()),
+        };
+        Self { spec, meters, label, pool, client }
     }
 
     async fn forward(&self, mut request: Request, peer: SocketAddr, request_id: Option<&str>) -> Response {
@@ -267,7 +291,7 @@ impl Route {
                 } else {
                     Problem::bad_gateway("the upstream could not be reached").with_cause("proxy: connect failed")
                 };
-                self.count(None, "error", started);
+                self.count(None, ERROR, started);
                 return problem.into_response();
             };
             tried.push(picked.index);
@@ -279,11 +303,7 @@ impl Route {
                 .body(body.take().unwrap_or_else(Body::empty))
                 .unwrap_or_else(|_| http::Request::new(Body::empty()));
             *outgoing.headers_mut() = parts.headers.clone();
-            let host = if self.spec.preserve_host {
-                client_host.clone()
-            } else {
-                HeaderValue::from_str(upstream.authority.as_str()).ok()
-            };
+            let host = if self.spec.preserve_host { client_host.clone() } else { Some(upstream.host.clone()) };
             if let Some(host) = host {
                 outgoing.headers_mut().insert(header::HOST, host);
             }
@@ -293,7 +313,7 @@ impl Route {
                 Ok(Ok(response)) => {
                     // An upstream's own error is an answer, passed through.
                     self.pool.report(picked.index, true);
-                    self.count(Some(&name), class(response.status()), started);
+                    self.count(Some(picked.index), class(response.status()), started);
                     return self.answer(response, upgrade, name);
                 }
                 Ok(Err(error)) => {
@@ -303,7 +323,7 @@ impl Route {
                         body = Some(Body::empty());
                         continue;
                     }
-                    self.count(Some(&name), "error", started);
+                    self.count(Some(picked.index), ERROR, started);
                     return with_target(
                         Problem::bad_gateway("the upstream failed before answering")
                             .with_cause(format!("proxy: {error}")),
@@ -313,7 +333,7 @@ impl Route {
                 }
                 Err(_) => {
                     self.pool.report(picked.index, false);
-                    self.count(Some(&name), "error", started);
+                    self.count(Some(picked.index), ERROR, started);
                     let limit = self.spec.response_timeout.as_millis();
                     return with_target(
                         Problem::gateway_timeout(format!("the upstream sent no response head within {limit} ms"))
@@ -351,7 +371,7 @@ impl Route {
         &self,
         response: http::Response<hyper::body::Incoming>,
         upgrade: Option<hyper::upgrade::OnUpgrade>,
-        upstream: String,
+        upstream: Arc<str>,
     ) -> Response {
         let mut response = response;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -386,12 +406,13 @@ impl Route {
         target.parse().unwrap_or_else(|_| PathAndQuery::from_static("/"))
     }
 
-    fn count(&self, upstream: Option<&str>, class: &'static str, started: Instant) {
-        let route = self.label.to_string();
-        let upstream = upstream.unwrap_or("none").to_owned();
-        metrics::counter!("proxy_requests_total", "route" => route.clone(), "upstream" => upstream, "class" => class)
-            .increment(1);
-        metrics::histogram!("proxy_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    fn count(&self, upstream: Option<usize>, class: usize, started: Instant) {
+        let counter = match upstream.and_then(|index| self.meters.requests.get(index)) {
+            Some(classes) => &classes[class.min(ERROR)],
+            None => &self.meters.unrouted,
+        };
+        counter.increment(1);
+        self.meters.duration.record(started.elapsed().as_secs_f64());
     }
 }
 
@@ -404,7 +425,7 @@ fn upstream_uri(authority: &Authority, path: &PathAndQuery) -> Uri {
         .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"))
 }
 
-fn with_target(problem: Problem, route: &Arc<str>, upstream: String) -> Response {
+fn with_target(problem: Problem, route: &Arc<str>, upstream: Arc<str>) -> Response {
     let mut response = problem.into_response();
     response.extensions_mut().insert(Target { route: route.clone(), upstream: Some(upstream) });
     response
@@ -427,13 +448,16 @@ fn is_idempotent(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE)
 }
 
-/// The status class label: `2xx`, …; bounded whatever the upstream sends.
-fn class(status: StatusCode) -> &'static str {
+/// Index of `error` in [`CLASSES`].
+const ERROR: usize = 5;
+
+/// The status class's index in [`CLASSES`]; bounded whatever the upstream sends.
+fn class(status: StatusCode) -> usize {
     match status.as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        _ => 4,
     }
 }

@@ -294,8 +294,8 @@ async fn active_checks_eject_a_dead_upstream_and_bring_it_back_when_it_answers()
     drop(revived);
 }
 
-/// Writes `head` (and `body`) on a fresh connection to the service and
-/// reads until `until` appears in the answer.
+/// Writes `writes` on a fresh connection to the service and reads until
+/// `until` appears in the answer (ignoring case).
 async fn raw_exchange(app: &TestApp, writes: &[&[u8]], until: &str) -> String {
     let address = app.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -304,7 +304,8 @@ async fn raw_exchange(app: &TestApp, writes: &[&[u8]], until: &str) -> String {
         stream.write_all(write).await.unwrap();
     }
     let mut buffer = [0; 4096];
-    while !String::from_utf8_lossy(&answer).contains(until) {
+    // Field names are case-insensitive: the twins spell them differently.
+    while !String::from_utf8_lossy(&answer).to_lowercase().contains(&until.to_lowercase()) {
         let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await.unwrap().unwrap();
         assert!(read > 0, "closed: {}", String::from_utf8_lossy(&answer));
         answer.extend_from_slice(&buffer[..read]);
@@ -525,4 +526,17 @@ async fn a_load_survives_an_upstream_going_away_and_metrics_count_it() {
     assert!(series("proxy_requests_total{", &["route=\"0:/api/\"", "class=\"2xx\""]), "{metrics}");
     assert!(series("proxy_request_duration_seconds", &["route=\"0:/api/\""]), "{metrics}");
     assert!(series("proxy_upstream_healthy{", &[&format!("upstream=\"{}\"", b.authority())]), "{metrics}");
+}
+
+#[tokio::test]
+async fn trailers_pass_through_to_a_client_that_accepts_them() {
+    let upstream = Upstream::start("a").await;
+    let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
+    let (app, _dir) = start(&routes).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let head = format!("GET /api/trailers HTTP/1.1\r\nHost: {address}\r\nTE: trailers\r\nConnection: close\r\n\r\n");
+    let answer = raw_exchange(&app, &[head.as_bytes()], "x-checksum").await.to_lowercase();
+    assert!(answer.contains("transfer-encoding: chunked") && answer.contains("hello"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(body.contains("0\r\nx-checksum: 5d41402a"), "the trailer follows the last chunk: {answer}");
 }
