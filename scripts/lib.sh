@@ -19,6 +19,27 @@ pg_bin_dir() {
   echo "$dir"
 }
 
+# Prints the path of nginx (a second, independent upstream for the proxy
+# tests), installing Debian's nginx-light when it is missing. The package
+# must not start a daemon: policy-rc.d refuses every service start while
+# it installs.
+nginx_bin() {
+  local found
+  found=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+  if [ -z "$found" ]; then
+    echo "nginx not found; installing nginx-light from Debian's packages" >&2
+    local policy=/usr/sbin/policy-rc.d created=
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1
+    fi
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >&2
+    [ -n "$created" ] && rm -f "$policy"
+    found=/usr/sbin/nginx
+  fi
+  echo "$found"
+}
+
 # Starts a throwaway cluster on a free port; sets PG_DIR and PG_PORT.
 # PostgreSQL refuses to run as root, so as root it runs as `postgres`.
 pg_start() {

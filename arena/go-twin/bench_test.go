@@ -16,7 +16,7 @@ func BenchmarkObservedRequest(b *testing.B) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/products/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	cfg := testConfig()
-	h := apiStack(mux, cfg, slog.New(slog.DiscardHandler), newHTTPMetrics())
+	h := apiStack(mux, cfg, slog.New(slog.DiscardHandler), newHTTPMetrics(), nil)
 	req := httptest.NewRequest("GET", "/v1/products/1", nil)
 	req.Header.Set("X-Request-Id", "bench-1")
 	b.ReportAllocs()

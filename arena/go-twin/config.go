@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"overkill/arena/go-twin/internal/fx"
+	"overkill/arena/go-twin/internal/proxy"
 )
 
 // exitConfig is the exit status for invalid configuration (EX_USAGE).
@@ -37,6 +38,8 @@ type Config struct {
 	BallastMB             int           // benchmark only: MiB of live heap to hold
 	IdempotencyTTL        time.Duration // how long an Idempotency-Key and its answer are kept
 	FX                    fx.Settings   // FX.URL "": conversion off
+	ConfigFile            string        // the TOML settings file; only [[proxy.routes]] is read from it
+	Proxy                 []proxy.RouteConfig
 }
 
 type configError struct{ name, value, reason string }
@@ -126,6 +129,12 @@ func loadConfigEnv(lookupEnv func(string) (string, bool)) (*Config, error) {
 		c.LogLevel, c.LogOff = level, off
 	} else if err == nil {
 		err = &configError{"OVERKILL_LOG_LEVEL", lvl, "must be a log filter such as info or overkill=debug,warn"}
+	}
+	// The settings file is the Rust service's; the twin reads its
+	// [[proxy.routes]] only, checked whole before any port is bound.
+	c.ConfigFile = get("OVERKILL_CONFIG", "")
+	if err == nil {
+		c.Proxy, err = proxy.Load(c.ConfigFile) // the error names proxy.routes[i].key
 	}
 	if err != nil {
 		return nil, err

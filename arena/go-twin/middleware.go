@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"overkill/arena/go-twin/internal/httpx"
+	"overkill/arena/go-twin/internal/proxy"
 )
 
 // statusWriter records the status code a handler wrote.
@@ -21,7 +22,7 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -81,10 +82,12 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 			defer m.inFlight.Dec() // also when the panic below is re-raised
 		}
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
+			v := recover()
+			// ErrAbortHandler: the response was cut on purpose (a proxied
+			// upstream reset mid-body); logged and counted, then re-raised
+			// so the server drops the connection (HTTP/2: resets the stream).
+			aborted := v == http.ErrAbortHandler
+			if v != nil && !aborted {
 				log.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(debug.Stack()), "request_id", id)
 				if sw.status == 0 {
 					httpx.WriteProblem(sw, r, httpx.Internal())
@@ -108,16 +111,53 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 			if m != nil {
 				m.observe(method, route, status, elapsed)
 			}
-			log.LogAttrs(r.Context(), level, "request",
+			attrs := [8]slog.Attr{
 				slog.String("method", method),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.String("request_id", id),
-			)
+			}
+			n := 5
+			if info.ProxyRoute != "" {
+				attrs[n], attrs[n+1] = slog.String("proxy_route", info.ProxyRoute), slog.String("proxy_upstream", info.ProxyUpstream)
+				n += 2
+			}
+			if aborted {
+				attrs[n] = slog.Bool("aborted", true)
+				n++
+			}
+			log.LogAttrs(r.Context(), level, "request", attrs[:n]...)
+			if aborted {
+				panic(v)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// split refuses CONNECT (this service is not a forward proxy), sends a
+// request that a proxy route matches to the proxy, and any other to api.
+// No route can match one of the service's own paths (proxy.Parse refuses
+// such a prefix), and a path that is not clean goes to api, which answers
+// 404: a proxied path never holds "." or ".." segments.
+type split struct {
+	proxy *proxy.Proxy // nil: no routes
+	api   http.Handler
+}
+
+func (s split) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		// No method is allowed on an authority-form target: an empty Allow.
+		w.Header()["Allow"] = []string{""}
+		httpx.WriteProblem(w, r, &httpx.Problem{Slug: "method-not-allowed", Title: "Method not allowed",
+			Status: http.StatusMethodNotAllowed, Detail: "CONNECT is not supported: this service is not a forward proxy"})
+		return
+	}
+	if s.proxy != nil && r.URL.Path == cleanPath(r.URL.Path) && s.proxy.Serve(w, r) {
+		return
+	}
+	s.api.ServeHTTP(w, r)
 }
 
 // limitConcurrency rejects requests beyond max in flight with 503 unavailable.

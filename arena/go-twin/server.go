@@ -20,6 +20,7 @@ import (
 	"overkill/arena/go-twin/internal/httpx"
 	"overkill/arena/go-twin/internal/orders"
 	"overkill/arena/go-twin/internal/products"
+	"overkill/arena/go-twin/internal/proxy"
 )
 
 // run wires the service together and blocks until shutdown; it returns the
@@ -103,7 +104,14 @@ func run() int {
 	go orderStore.SweepEvery(ctx, time.Minute, func(err error) {
 		logger.Warn("idempotency key sweep failed", "error", err)
 	})
-	apiHandler := apiStack(api, cfg, logger, metrics)
+	// Proxy routes: their health checks run until the API server has
+	// drained (stopProxy below), not only until the signal.
+	px := proxy.New(cfg.Proxy, reg, logger)
+	proxyCtx, stopProxy := context.WithCancel(context.Background())
+	defer stopProxy()
+	defer px.Close()
+	px.Run(proxyCtx)
+	apiHandler := apiStack(api, cfg, logger, metrics, px)
 
 	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger, fx: rates}).handler()
 
@@ -168,12 +176,17 @@ func pingIfIdle(_ context.Context, p pgxpool.ShouldPingParams) bool {
 
 // apiStack is the API listener's middleware, outermost first: observe (request
 // id, panics, one log line and the metrics for every answer, shed ones
-// included), limitConcurrency (sheds before any work or body read),
-// withTimeout (the request deadline covers only admitted work), router
+// included), limitConcurrency (sheds before any work or body read; a
+// proxied request holds a slot too), split (CONNECT refused; a request a
+// proxy route matches goes to the proxy, outside the request timeout: a
+// stream is bounded by the proxy's own response and idle timeouts),
+// withTimeout (the request deadline covers only admitted API work), router
 // (problem 404/405, route label). newServer adds connHandler around it.
-func apiStack(mux *http.ServeMux, cfg *Config, logger *slog.Logger, m *httpMetrics) http.Handler {
+// px may be nil (no proxy routes).
+func apiStack(mux *http.ServeMux, cfg *Config, logger *slog.Logger, m *httpMetrics, px *proxy.Proxy) http.Handler {
 	var h http.Handler = router{mux}
 	h = withTimeout(h, cfg.RequestTimeout)
+	h = split{proxy: px, api: h}
 	h = limitConcurrency(h, cfg.MaxConcurrentRequests)
 	return observe(h, logger, m, slog.LevelInfo)
 }

@@ -79,7 +79,7 @@ func startTestServer(t testing.TB, cfg *Config) *testServer {
 	m := newHTTPMetrics()
 	ts.reg.MustRegister(m.requests, m.inFlight)
 	discard := slog.New(slog.DiscardHandler)
-	ts.srv = newServer(apiStack(mux, cfg, discard, m), cfg, log.New(io.Discard, "", 0), &ts.draining)
+	ts.srv = newServer(apiStack(mux, cfg, discard, m, nil), cfg, log.New(io.Discard, "", 0), &ts.draining)
 	ts.srv.ConnState = func(c net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:

@@ -7,7 +7,7 @@ and is recorded in raw["order"].
 import os
 import subprocess
 
-from . import build, codesize, edit, fxsim, scenarios
+from . import build, codesize, edit, fxsim, proxies, scenarios
 from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED, GC_TUNED_ENV, GO_TWINS,
                      FX_SCENARIOS, LOAD_CORE, LOAD_SCENARIOS, MAX_REPEATS, SERVICE_CORE, TWINS, base_twin,
                      order)
@@ -18,7 +18,7 @@ from .service import Service, ServiceError
 from .tools import ensure_all
 
 WITH_TUNED = TWINS + tuple(GC_TUNED)
-SERVICE_STEPS = ("cold_start", "memory", "ballast") + LOAD_SCENARIOS
+SERVICE_STEPS = ("cold_start", "memory", "ballast", "proxy") + LOAD_SCENARIOS
 
 
 class Arena:
@@ -43,7 +43,7 @@ class Arena:
     def run(self):
         self._repair_edits()
         needs_service = any(self.plan.wants(s) for s in SERVICE_STEPS)
-        needs_load = any(self.plan.wants(s) for s in LOAD_SCENARIOS + ("ballast",))
+        needs_load = any(self.plan.wants(s) for s in LOAD_SCENARIOS + ("ballast", "proxy"))
         self.tools = ensure_all(need_load=needs_load)
         self._binaries()
         if self.plan.wants("size"):
@@ -170,6 +170,8 @@ class Arena:
             self._loads(loads)
         if self.plan.wants("ballast"):
             self._ballast()
+        if self.plan.wants("proxy"):
+            self.raw["proxy"] = proxies.Section(self).run(self.plan, order)
 
     def _prepare(self, twin):
         svc = self._service(twin)

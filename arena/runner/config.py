@@ -3,7 +3,7 @@ import argparse
 from dataclasses import dataclass, field
 
 ALL_STEPS = ("build", "size", "cold_start", "memory", "get_one", "list", "create",
-             "order1", "order5", "fx_hit", "fx_miss", "ballast", "code")
+             "order1", "order5", "fx_hit", "fx_miss", "proxy", "ballast", "code")
 LOAD_SCENARIOS = ("get_one", "list", "create", "order1", "order5", "fx_hit", "fx_miss")
 # The scenarios that convert prices through the FX provider simulator.
 FX_SCENARIOS = ("fx_hit", "fx_miss")

@@ -3,7 +3,7 @@ import json
 import os
 import tomllib
 
-from . import svg
+from . import proxies, svg
 from .config import GO_TWINS, LABELS, TWINS
 from .rows import build_rows
 
@@ -76,7 +76,7 @@ def write_all(out_dir, meta, raw):
     with open(os.path.join(out_dir, "README-table.md"), "w") as f:
         f.write(_snippet(meta, rows))
     with open(os.path.join(out_dir, "latest.md"), "w") as f:
-        f.write(_markdown(meta, rows, charts))
+        f.write(_markdown(meta, rows, charts, raw))
     return rows
 
 
@@ -93,7 +93,7 @@ def _machine_line(meta):
             f"Linux {m['kernel']}")
 
 
-def _markdown(meta, rows, charts):
+def _markdown(meta, rows, charts, raw=None):
     v, plan = meta["versions"], meta["plan"]
     parts = [
         "# Arena: the Rust service vs its Go twin\n\n",
@@ -103,6 +103,7 @@ def _markdown(meta, rows, charts):
         "\n## Results\n\n", HEADLINE + "\n\n", RATIO_NOTE + "\n\n", table(rows),
     ]
     parts += [f"\n![{title}]({name}.svg)\n" for name, title in charts]
+    parts += proxies.markdown((raw or {}).get("proxy"))
     parts += [
         "\n## How it was measured\n\n",
         *[f"- {line}\n" for line in meta["method"]],

@@ -28,6 +28,16 @@ pub fn bounded(body: Body, max_bytes: usize, timeout: Duration) -> Body {
     Body::new(Timed { inner: Limited::new(body, max_bytes), deadline: Box::pin(tokio::time::sleep(timeout)), timeout })
 }
 
+/// A body that fails with [`LengthLimitError`] past `max_bytes` and with
+/// [`BodyReadTimeout`] when no bytes come for `idle`: for bodies streamed
+/// through rather than read whole.
+pub fn bounded_streaming(body: Body, max_bytes: usize, idle: Duration) -> Body {
+    let timed = crate::proxy::IdleTimeout::new(Limited::new(body, max_bytes), idle);
+    Body::new(http_body_util::BodyExt::map_err(timed, move |error| {
+        if error.is::<crate::proxy::BodyIdle>() { Box::new(BodyReadTimeout(idle)) as BoxError } else { error }
+    }))
+}
+
 /// Reads `body` whole. A body over its limit is a 413, one too slow a 408,
 /// any other failure (the client went away mid-body) a 400.
 pub async fn read_all(body: Body) -> Result<Bytes, Problem> {

@@ -21,6 +21,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
+pub mod proxy;
 pub mod query;
 pub mod request_id;
 pub mod server;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chassis::HttpSettings;
+use chassis::proxy::Proxy;
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa_axum::router::OpenApiRouter;
@@ -64,14 +65,20 @@ impl FromRef<AppState> for IdempotencyStore {
 )]
 struct ApiDoc;
 
-/// The API router and its OpenAPI document, generated from the handlers.
-pub fn router(state: AppState, settings: &HttpSettings) -> (Router, Arc<OpenApiDoc>) {
+/// The API router and its OpenAPI document, generated from the handlers;
+/// requests for none of its routes go to `proxy`'s routes.
+pub fn router(state: AppState, proxy: Proxy, settings: &HttpSettings) -> (Router, Arc<OpenApiDoc>) {
     let (router, mut doc) = routes().split_for_parts();
     complete(&mut doc);
     let doc = Arc::new(doc);
     let served = doc.clone();
-    let router = router.route("/openapi.json", get(move || serve_doc(served.clone()))).with_state(state);
-    (chassis::middleware::apply(router, settings), doc)
+    let limits = crate::proxy::limits(&proxy);
+    let fallback = Router::new().fallback(crate::proxy::forward).with_state(proxy);
+    let router = router
+        .route("/openapi.json", get(move || serve_doc(served.clone())))
+        .with_state(state)
+        .fallback_service(fallback);
+    (chassis::middleware::apply_with(router, settings, limits), doc)
 }
 
 /// The OpenAPI document alone, as `/openapi.json` serves it; for

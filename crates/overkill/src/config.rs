@@ -51,6 +51,8 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     /// The exchange-rate provider and how it is called (`[fx]`).
     pub fx: FxSettings,
+    /// Reverse-proxy routes (`[[proxy.routes]]`, file only).
+    pub proxy_routes: Vec<chassis::proxy::RouteSpec>,
     /// Benchmark only: MiB of live heap to hold (see `crate::ballast`).
     pub ballast_mb: usize,
 }
@@ -107,6 +109,7 @@ impl Default for Config {
                 cache_ttl: Duration::ZERO,
                 stale_limit: Duration::ZERO,
             },
+            proxy_routes: Vec::new(),
             ballast_mb: 0,
         };
         spec::apply_defaults(SETTINGS, &mut config);

@@ -21,6 +21,7 @@ pub mod orders;
 mod page;
 mod path_id;
 pub mod products;
+pub mod proxy;
 pub mod runtime;
 pub mod startup;
 pub mod timestamp;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use chassis::ops::{self, Ops};
+use chassis::proxy::Proxy;
 use chassis::{HttpSettings, Shutdown};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -53,6 +54,7 @@ pub enum StartError {
 struct Readiness {
     db: Database,
     fx: Fx,
+    proxy: Proxy,
 }
 
 impl ops::Readiness for Readiness {
@@ -62,6 +64,7 @@ impl ops::Readiness for Readiness {
 
     fn record_gauges(&self) {
         ops::Readiness::record_gauges(&self.db);
+        self.proxy.record_gauges();
     }
 
     fn details(&self) -> serde_json::Map<String, serde_json::Value> {
@@ -116,9 +119,11 @@ impl Application {
             keys: keys.clone(),
             fx: fx.clone(),
         };
-        let (api, openapi) = api::router(state, &config.http);
+        let proxy = Proxy::new(config.proxy_routes.clone());
+        proxy.spawn_health_checks(shutdown.clone());
+        let (api, openapi) = api::router(state, proxy.clone(), &config.http);
         let admin = ops::router(Ops {
-            readiness: Arc::new(Readiness { db: db.clone(), fx }),
+            readiness: Arc::new(Readiness { db: db.clone(), fx, proxy }),
             shutdown: shutdown.clone(),
             metrics: metrics.clone(),
         });

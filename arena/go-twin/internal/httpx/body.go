@@ -40,7 +40,7 @@ type BodyLimits struct {
 // load-shedding slot it holds, is released at that deadline.
 func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *Problem) {
 	if r.ContentLength > lim.MaxBytes {
-		closeAfter(w, r)
+		CloseAfter(w, r)
 		return nil, PayloadTooLarge()
 	}
 	deadline, requestDeadline := time.Now().Add(lim.ReadTimeout), false
@@ -73,7 +73,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, lim BodyLimits) ([]byte, *
 		return nil, Timeout(RequestTimeoutOf(r.Context()))
 	case isTimeout(err):
 		// The rest of the body is still on the wire: do not wait for it.
-		closeAfter(w, r)
+		CloseAfter(w, r)
 		return nil, RequestTimeout(lim.ReadTimeout)
 	default:
 		return nil, MalformedJSON("the request body could not be read")
@@ -124,10 +124,10 @@ func (t *bodyTimer) stop() {
 	t.timer.Stop()
 }
 
-// closeAfter asks an HTTP/1.x server to close the connection after this
+// CloseAfter asks an HTTP/1.x server to close the connection after this
 // response instead of draining an unread body. (On HTTP/2 the header would
 // mean GOAWAY for every stream; resetting the one stream is enough there.)
-func closeAfter(w http.ResponseWriter, r *http.Request) {
+func CloseAfter(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}

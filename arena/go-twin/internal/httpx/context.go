@@ -27,6 +27,11 @@ type Info struct {
 	RequestID string
 	Route     string
 	Timeout   time.Duration // the request timeout in force, for the timeout problem
+	// ProxyRoute and ProxyUpstream name the proxy route (its index and
+	// prefix) and the upstream (as configured) of a proxied request, for its
+	// access log line; never client text.
+	ProxyRoute    string
+	ProxyUpstream string
 }
 
 type infoKey struct{}

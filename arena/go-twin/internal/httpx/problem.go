@@ -147,6 +147,23 @@ func Internal() *Problem {
 		Detail: "the server failed to handle the request; quote the request id when reporting it"}
 }
 
+// BadRequest: a request the service refuses as framed (an absolute-form
+// target for another host, on a proxied route).
+func BadRequest(detail string) *Problem {
+	return &Problem{Slug: "bad-request", Title: "Bad request", Status: http.StatusBadRequest, Detail: detail}
+}
+
+// BadGateway: a proxied request reached no upstream (refused, reset or
+// timed out connecting, after the retries allowed) or got no answer from it.
+func BadGateway(detail string) *Problem {
+	return &Problem{Slug: "bad-gateway", Title: "Bad gateway", Status: http.StatusBadGateway, Detail: detail}
+}
+
+// GatewayTimeout: an upstream sent no response head in time.
+func GatewayTimeout(detail string) *Problem {
+	return &Problem{Slug: "gateway-timeout", Title: "Gateway timeout", Status: http.StatusGatewayTimeout, Detail: detail}
+}
+
 func Unavailable(detail string) *Problem {
 	return &Problem{Slug: "unavailable", Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: detail}
 }

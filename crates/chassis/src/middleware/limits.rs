@@ -36,9 +36,17 @@ pub struct Limits {
 
 /// Limits for routes that need others than the service-wide ones (a proxy
 /// route streaming large uploads, say), keyed by route template exactly as
-/// registered (`/v1/products/{id}`).
-#[derive(Debug, Clone, Default)]
-pub struct RouteLimits(HashMap<String, Limits>);
+/// registered (`/v1/products/{id}`); and, for requests no route template
+/// matched (the router's fallback: proxy routes match on host and prefix),
+/// a function of the request.
+#[derive(Clone, Default)]
+pub struct RouteLimits {
+    by_route: HashMap<String, Limits>,
+    unmatched: Option<Arc<UnmatchedLimits>>,
+}
+
+/// Chooses the limits of a request no route template matched.
+pub type UnmatchedLimits = dyn Fn(&Request) -> Option<Limits> + Send + Sync;
 
 /// What the limit layers share: the defaults, the per-route limits, the
 /// permits of requests in flight and of bodies being received.
@@ -69,7 +77,13 @@ impl From<&HttpSettings> for Limits {
 impl RouteLimits {
     /// Puts the route with template `route` under `limits`.
     pub fn set(&mut self, route: impl Into<String>, limits: Limits) {
-        self.0.insert(route.into(), limits);
+        self.by_route.insert(route.into(), limits);
+    }
+
+    /// Puts requests no route template matched under the limits `choose`
+    /// gives (the service-wide ones when it gives none).
+    pub fn set_unmatched(&mut self, choose: Arc<UnmatchedLimits>) {
+        self.unmatched = Some(choose);
     }
 }
 
@@ -86,8 +100,11 @@ impl Stack {
     }
 
     fn limits_for(&self, request: &Request) -> Limits {
-        let route = request.extensions().get::<MatchedPath>();
-        route.and_then(|route| self.routes.0.get(route.as_str())).copied().unwrap_or(self.defaults)
+        let limits = match request.extensions().get::<MatchedPath>() {
+            Some(route) => self.routes.by_route.get(route.as_str()).copied(),
+            None => self.routes.unmatched.as_ref().and_then(|choose| choose(request)),
+        };
+        limits.unwrap_or(self.defaults)
     }
 }
 
@@ -108,10 +125,13 @@ pub(super) async fn bound_request(State(stack): State<Arc<Stack>>, request: Requ
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let body = body::bounded(body, limits.max_body_bytes, limits.body_read_timeout);
     if !limits.buffer_body {
+        // Streamed: the read timeout bounds each gap between bytes, not
+        // the whole body, so a large upload that keeps moving goes through.
+        let body = body::bounded_streaming(body, limits.max_body_bytes, limits.body_read_timeout);
         return next.run(Request::from_parts(parts, body)).await;
     }
+    let body = body::bounded(body, limits.max_body_bytes, limits.body_read_timeout);
     let bytes = {
         let Ok(_receiving) = stack.body_permits.try_acquire() else {
             return Problem::unavailable("too many request bodies being received; retry shortly")

@@ -36,7 +36,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use tower::ServiceBuilder;
 
-pub use self::limits::{Limits, RouteLimits};
+pub use self::limits::{Limits, RouteLimits, UnmatchedLimits};
 use crate::request_id;
 use crate::settings::HttpSettings;
 

@@ -10,6 +10,7 @@ use http::Method;
 use tracing::Instrument;
 
 use crate::problem::ErrorCause;
+use crate::proxy::Target;
 use crate::request_id::RequestId;
 
 /// Route label for requests that matched no route: keeps metric cardinality
@@ -26,11 +27,13 @@ pub(super) async fn observe(request: Request, next: Next) -> Response {
     let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default();
     let method = method_label(request.method());
     let span = tracing::info_span!("request", request_id = %request_id, http.method = method, http.route = %route);
-    let mut observation = Observation { started: Instant::now(), method, route, request_id, finished: false };
+    let mut observation =
+        Observation { started: Instant::now(), method, route, request_id, finished: false, target: None };
     metrics::gauge!("http_requests_in_flight").increment(1.0);
 
     let response = next.run(request).instrument(span).await;
     let cause = response.extensions().get::<ErrorCause>().map(|cause| cause.0.as_str());
+    observation.target = response.extensions().get::<Target>().cloned();
     observation.finish(response.status().as_u16(), cause);
     response
 }
@@ -61,6 +64,8 @@ struct Observation {
     route: String,
     request_id: String,
     finished: bool,
+    /// The proxy route and upstream, for a proxied request.
+    target: Option<Target>,
 }
 
 // === impl Observation ===
@@ -85,6 +90,8 @@ impl Observation {
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             request_id = %self.request_id,
             error.cause = cause,
+            proxy.route = self.target.as_ref().map(|t| t.route.as_ref()),
+            proxy.upstream = self.target.as_ref().and_then(|t| t.upstream.as_deref()),
             "request"
         );
     }

@@ -60,9 +60,19 @@ impl SettingsFile {
                 return Err(error(format!("{}[{index}]", spec.key), "expected a table".to_owned()));
             };
             let mut entry = Entry::default();
-            for (field, value) in fields {
-                let text = scalar_text(value).map_err(|r| error(format!("{}[{index}].{field}", spec.key), r))?;
-                entry.values.insert(field.clone(), text.trim().to_owned());
+            let at = |field: &str| format!("{}[{index}].{field}", spec.key);
+            for (field, value) in flatten(fields, "") {
+                match value {
+                    toml::Value::Array(items) => {
+                        let texts = items.iter().map(|item| scalar_text(item).map(|t| t.trim().to_owned()));
+                        let list = texts.collect::<Result<Vec<_>, _>>().map_err(|r| error(at(&field), r))?;
+                        entry.lists.insert(field, list);
+                    }
+                    value => {
+                        let text = scalar_text(value).map_err(|r| error(at(&field), r))?;
+                        entry.values.insert(field, text.trim().to_owned());
+                    }
+                }
             }
             entries.push(entry);
         }
@@ -103,11 +113,26 @@ fn check_file_keys<T>(specs: &[SettingSpec<T>], table: &toml::Table, prefix: &st
 fn check_entries(key: &str, value: &toml::Value, fields: &[&str]) -> Result<(), String> {
     let Some(items) = value.as_array() else { return Ok(()) };
     for (index, item) in items.iter().enumerate() {
-        if let Some(unknown) = item.as_table().and_then(|t| t.keys().find(|k| !fields.contains(&k.as_str()))) {
+        let Some(table) = item.as_table() else { continue };
+        if let Some((unknown, _)) = flatten(table, "").into_iter().find(|(k, _)| !fields.contains(&k.as_str())) {
             return Err(format!("unknown setting `{key}[{index}].{unknown}`"));
         }
     }
     Ok(())
+}
+
+/// The values of `table` by dotted field name: a nested table's fields
+/// (`[proxy.routes.health]`'s `path`) become `health.path`.
+fn flatten<'a>(table: &'a toml::Table, prefix: &str) -> Vec<(String, &'a toml::Value)> {
+    let mut fields = Vec::new();
+    for (name, value) in table {
+        let name = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        match value.as_table() {
+            Some(inner) => fields.extend(flatten(inner, &name)),
+            None => fields.push((name, value)),
+        }
+    }
+    fields
 }
 
 /// The text of a one-value setting given in the file.

@@ -286,6 +286,17 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         kind: Kind::Value(|c, v| set(&mut c.fx.stale_limit, secs(v, 0, 604_800))),
     },
     SettingSpec {
+        key: "proxy.routes",
+        env: None,
+        flag: None,
+        value_name: "TABLES",
+        default: None,
+        doc: "reverse-proxy routes, file only: `[[proxy.routes]]` tables with `prefix`, `upstreams` and optional \
+              `host`, `strip_prefix`, `preserve_host`, `lb`, timeouts, `max_body_bytes`, `retries` (see \
+              docs/design/proxy.md)",
+        kind: Kind::Tables { fields: crate::proxy::config::FIELDS, apply: crate::proxy::config::apply },
+    },
+    SettingSpec {
         key: "log_format",
         env: Some("OVERKILL_LOG_FORMAT"),
         flag: Some("log-format"),

@@ -49,10 +49,13 @@ pub enum Kind<T: 'static> {
     Tables { fields: &'static [&'static str], apply: fn(&mut T, &Entry) -> Result<(), EntryError> },
 }
 
-/// One table of an array-of-tables setting, its values as text.
+/// One table of an array-of-tables setting, its values as text: scalars by
+/// field, arrays of scalars as lists; fields of a nested table by dotted
+/// name (`health.path`).
 #[derive(Debug, Default)]
 pub struct Entry {
     pub(super) values: BTreeMap<String, String>,
+    pub(super) lists: BTreeMap<String, Vec<String>>,
 }
 
 /// An invalid field of an [`Entry`].
@@ -152,6 +155,20 @@ impl Entry {
     /// The text of `field`, or an error saying it is required.
     pub fn require(&self, field: &'static str) -> Result<&str, EntryError> {
         self.get(field).ok_or_else(|| EntryError { field, reason: "required".to_owned() })
+    }
+
+    /// The fields given as arrays.
+    pub fn list_fields(&self) -> impl Iterator<Item = &str> {
+        self.lists.keys().map(String::as_str)
+    }
+
+    /// The items of list `field` (an array in the file), if the entry sets
+    /// it as one; `Err` when it is set as a single value.
+    pub fn list(&self, field: &'static str) -> Result<Option<&[String]>, EntryError> {
+        if self.values.contains_key(field) {
+            return Err(EntryError { field, reason: "expected an array, e.g. [\"127.0.0.1:9001\"]".to_owned() });
+        }
+        Ok(self.lists.get(field).map(Vec::as_slice))
     }
 }
 

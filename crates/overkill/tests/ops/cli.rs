@@ -55,9 +55,13 @@ fn a_broken_settings_file_exits_64_naming_the_line_and_column() {
     let line = one_plain_line(&overkill(&["--config", &path], &[]), 64);
     assert!(line.contains(&path) && line.contains("line 3, column"), "{line}");
 
-    std::fs::write(&path, "[proxy]\nurl = \"https://example.com\"\n").unwrap();
+    std::fs::write(&path, "[telemetry]\nurl = \"https://example.com\"\n").unwrap();
     let line = one_plain_line(&overkill(&[], &[("OVERKILL_CONFIG", &path)]), 64);
-    assert!(line.contains("unknown setting `proxy`"), "{line}");
+    assert!(line.contains("unknown setting `telemetry`"), "{line}");
+    // A route that would shadow the service's own: named with its index.
+    std::fs::write(&path, "[[proxy.routes]]\nprefix = \"/\"\nupstreams = [\"127.0.0.1:9\"]\n").unwrap();
+    let line = one_plain_line(&overkill(&["--config", &path], &[]), 64);
+    assert!(line.contains("proxy.routes[0].prefix") && line.contains("shadow"), "{line}");
 
     // A section's keys are checked like any other, and named in full.
     std::fs::write(&path, "[fx]\nurl = \"ftp://example.com\"\n").unwrap();

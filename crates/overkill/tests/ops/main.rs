@@ -15,5 +15,6 @@ mod idempotency;
 mod lifecycle;
 mod limits;
 mod observability;
+mod proxy_memory;
 mod sqlite;
 mod storage;

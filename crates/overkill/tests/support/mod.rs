@@ -150,6 +150,7 @@ pub async fn spawn_with_env(env: &[(&str, String)]) -> TestApp {
     let loaded = Config::load(&overkill::cli::SettingFlags::default(), lookup).expect("the test's settings are valid");
     spawn_app_with(Backend::Sqlite, move |config| {
         config.fx = loaded.fx;
+        config.proxy_routes = loaded.proxy_routes;
         config.http.request_timeout = loaded.http.request_timeout;
     })
     .await
