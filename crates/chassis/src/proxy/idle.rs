@@ -25,15 +25,19 @@ impl std::fmt::Display for BodyIdle {
 impl std::error::Error for BodyIdle {}
 
 /// `inner`, failing with [`BodyIdle`] when no frame comes for `idle`.
+/// The timer exists only once the body has had to wait: a body whose
+/// frames are always ready (a small answer read with its head) costs none.
 pub struct IdleTimeout<B> {
     inner: B,
     idle: Duration,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Whether `deadline` times the current wait (else it is set afresh).
+    armed: bool,
 }
 
 impl<B> IdleTimeout<B> {
     pub fn new(inner: B, idle: Duration) -> Self {
-        Self { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+        Self { inner, idle, deadline: None, armed: false }
     }
 }
 
@@ -48,10 +52,17 @@ where
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            this.deadline.as_mut().reset(Instant::now() + this.idle);
+            // The next wait starts its own gap.
+            this.armed = false;
             return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
         }
-        match this.deadline.as_mut().poll(cx) {
+        let until = Instant::now() + this.idle;
+        let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        if !this.armed {
+            deadline.as_mut().reset(until);
+            this.armed = true;
+        }
+        match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle))))),
             Poll::Pending => Poll::Pending,
         }
