@@ -5,59 +5,29 @@
 //! the process dying; only an OS crash or power cut could lose the last
 //! commits, see docs/API.md) and on PostgreSQL.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use serde_json::{Value, json};
 use testkit::postgres::TestDatabase;
+
+use crate::support::Binary;
 use tokio::task::JoinSet;
 
 /// The binary, serving on free ports; its API base URL once it listens.
 struct Process {
-    child: Child,
+    binary: Binary,
     base: String,
 }
 
 impl Process {
-    /// Starts `overkill serve` on `database_url` and waits until it logs
-    /// its addresses (explicit readiness). Its log is drained on a thread,
-    /// so a full pipe never stalls it.
+    /// Starts `overkill serve` on `database_url`.
     fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_overkill"))
-            .arg("serve")
-            .env_remove("OVERKILL_CONFIG")
-            .env("DATABASE_URL", database_url)
-            .env("OVERKILL_LISTEN", "127.0.0.1:0")
-            .env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0")
-            .env("OVERKILL_LOG_FORMAT", "json")
-            .env("OVERKILL_LOG_LEVEL", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let listen = loop {
-            let line = lines.next().expect("the service logs that it listens").unwrap();
-            if line.contains(r#""message":"listening""#) {
-                let event: Value = serde_json::from_str(&line).unwrap();
-                break event["listen"].as_str().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, base: format!("http://{listen}") }
+        let binary = Binary::start(&[("DATABASE_URL", database_url.to_owned())]);
+        let base = format!("http://{}", binary.address);
+        Self { binary, base }
     }
 
     /// SIGKILL, and wait for the process to be gone.
     fn kill(self) {
-        drop(self);
-    }
-}
-
-/// A failed test leaves no service behind.
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.binary);
     }
 }
 

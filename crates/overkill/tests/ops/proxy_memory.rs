@@ -1,56 +1,17 @@
 //! The proxy streams: a 1 GiB download and a 1 GiB upload through the
 //! binary grow its peak RSS by a few MiB, not by the bodies' size.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use serde_json::Value;
 use testkit::upstream::Upstream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::Binary;
+
 const GIB: usize = 1 << 30;
-
-struct Service {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn start(config: &std::path::Path, database: &std::path::Path) -> Service {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_overkill"))
-        .arg("serve")
-        .env("OVERKILL_CONFIG", config)
-        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
-        .env("OVERKILL_LISTEN", "127.0.0.1:0")
-        .env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0")
-        .env("OVERKILL_LOG_FORMAT", "json")
-        .env("OVERKILL_LOG_LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("the service logs that it listens").unwrap();
-        if line.contains(r#""message":"listening""#) {
-            let event: Value = serde_json::from_str(&line).unwrap();
-            break event["listen"].as_str().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Service { child, address }
 }
 
 #[tokio::test]
@@ -64,7 +25,8 @@ async fn a_gibibyte_each_way_grows_the_peak_rss_by_a_few_mib() {
         2 * GIB
     );
     std::fs::write(&config, routes).unwrap();
-    let service = start(&config, &dir.path().join("proxy.db"));
+    let database = format!("sqlite://{}", dir.path().join("proxy.db").display());
+    let service = Binary::start(&[("OVERKILL_CONFIG", config.display().to_string()), ("DATABASE_URL", database)]);
     let client = reqwest::Client::new();
     let base = format!("http://{}", service.address);
     // Warm up: one exchange each way, so pools and buffers exist.

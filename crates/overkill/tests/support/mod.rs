@@ -304,3 +304,50 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The `overkill` binary serving on free ports, with `env` on top of a
+/// JSON log; killed (SIGKILL) when dropped. Tests that need the real
+/// process (a SIGKILL, its peak RSS) use it.
+pub struct Binary {
+    pub child: std::process::Child,
+    /// `IP:port` of the API.
+    pub address: String,
+}
+
+impl Binary {
+    /// Starts `overkill serve` and waits until it logs its addresses
+    /// (explicit readiness); its log is drained on a thread, so a full
+    /// pipe never stalls it.
+    pub fn start(env: &[(&str, String)]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_overkill"))
+            .arg("serve")
+            .env_remove("OVERKILL_CONFIG")
+            .env("OVERKILL_LISTEN", "127.0.0.1:0")
+            .env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0")
+            .env("OVERKILL_LOG_FORMAT", "json")
+            .env("OVERKILL_LOG_LEVEL", "info")
+            .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("the service logs that it listens").unwrap();
+            if line.contains(r#""message":"listening""#) {
+                let event: Value = serde_json::from_str(&line).unwrap();
+                break event["listen"].as_str().unwrap().to_owned();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, address }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
