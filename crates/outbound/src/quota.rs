@@ -114,6 +114,17 @@ mod tests {
         }
     }
 
+    /// Only a call that really waited counts as a quota wait (the metric
+    /// once counted every call: any call takes some time).
+    #[tokio::test(start_paused = true)]
+    async fn only_a_call_that_waited_says_so() {
+        let quota = Quota::new(10.0, 2);
+        let far = Instant::now() + Duration::from_secs(60);
+        assert_eq!(quota.acquire(far).await, Ok(false));
+        assert_eq!(quota.acquire(far).await, Ok(false));
+        assert_eq!(quota.acquire(far).await, Ok(true), "the burst is spent: this one waited");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_token_past_the_deadline_is_refused_at_once_and_not_taken() {
         let quota = Quota::new(1.0, 1);
