@@ -369,11 +369,10 @@ impl Route {
     /// the problem renderer leaves even an upstream's error as it is.
     fn answer(
         &self,
-        response: http::Response<hyper::body::Incoming>,
+        mut response: http::Response<hyper::body::Incoming>,
         upgrade: Option<hyper::upgrade::OnUpgrade>,
         upstream: Arc<str>,
     ) -> Response {
-        let mut response = response;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if let Some(client) = upgrade {
                 tokio::spawn(join_upgraded(client, hyper::upgrade::on(&mut response)));

@@ -35,7 +35,7 @@ const PROVIDER: &str = "frankfurter";
 const DEADLINE_MARGIN: Duration = Duration::from_millis(20);
 
 /// The `[fx]` settings (see `crate::config::settings` for their bounds).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FxSettings {
     /// The provider's base URL; `None`: conversion is off.
     pub url: Option<String>,

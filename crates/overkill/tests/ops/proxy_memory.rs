@@ -31,7 +31,7 @@ async fn a_gibibyte_each_way_grows_the_peak_rss_by_a_few_mib() {
     let base = format!("http://{}", service.address);
     // Warm up: one exchange each way, so pools and buffers exist.
     client.get(format!("{base}/api/stream/1048576")).send().await.unwrap().bytes().await.unwrap();
-    let before = peak_rss_kib(service.child.id());
+    let before = peak_rss_kib(service.pid());
 
     let mut download = client.get(format!("{base}/api/stream/{GIB}")).send().await.unwrap();
     let mut received = 0;
@@ -60,7 +60,7 @@ async fn a_gibibyte_each_way_grows_the_peak_rss_by_a_few_mib() {
     let answer = String::from_utf8_lossy(&answer).into_owned();
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains(&format!("\"body_bytes\":{GIB}")), "{answer}");
 
-    let after = peak_rss_kib(service.child.id());
+    let after = peak_rss_kib(service.pid());
     eprintln!("proxy peak RSS: {before} KiB before, {after} KiB after 1 GiB down and 1 GiB up");
     assert!(after - before < 32 * 1024, "the peak RSS grew by {} KiB: bodies were buffered", after - before);
 }

@@ -31,10 +31,9 @@ async fn dead_address() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-async fn echo(app: &TestApp, request: reqwest::RequestBuilder) -> Value {
+async fn echo(request: reqwest::RequestBuilder) -> Value {
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
-    let _ = app;
     response.json().await.unwrap()
 }
 
@@ -57,7 +56,7 @@ async fn requests_arrive_without_hop_by_hop_fields_and_with_forwarding_ones() {
         .header("te", "gzip")
         .header("x-forwarded-for", "203.0.113.7")
         .header("x-kept", "yes");
-    let doc = echo(&app, request).await;
+    let doc = echo(request).await;
     assert_eq!(doc["upstream"], "a");
     assert_eq!((doc["path"].as_str(), doc["query"].as_str()), (Some("/api/things/1"), Some("x=1&y=%20")));
     for gone in ["x-foo", "keep-alive", "proxy-authorization", "te"] {
@@ -82,10 +81,10 @@ async fn strip_prefix_and_preserve_host_shape_the_upstream_request() {
         upstream.authority()
     );
     let (app, _dir) = start(&routes).await;
-    let doc = echo(&app, app.client.get(app.url("/shop/cart?id=3"))).await;
+    let doc = echo(app.client.get(app.url("/shop/cart?id=3"))).await;
     assert_eq!(doc["path"], "/cart");
     assert_eq!(header(&doc, "host"), Some(app.base.trim_start_matches("http://")));
-    let doc = echo(&app, app.client.get(app.url("/shop"))).await;
+    let doc = echo(app.client.get(app.url("/shop"))).await;
     assert_eq!(doc["path"], "/");
 }
 
@@ -125,10 +124,10 @@ async fn the_longest_prefix_wins_and_a_host_route_beats_one_without() {
         c.authority()
     );
     let (app, _dir) = start(&routes).await;
-    assert_eq!(echo(&app, app.client.get(app.url("/api/x"))).await["upstream"], "a");
-    assert_eq!(echo(&app, app.client.get(app.url("/api/special/x"))).await["upstream"], "b");
+    assert_eq!(echo(app.client.get(app.url("/api/x"))).await["upstream"], "a");
+    assert_eq!(echo(app.client.get(app.url("/api/special/x"))).await["upstream"], "b");
     let for_shop = app.client.get(app.url("/api/x")).header("host", "Shop.Example:8080");
-    assert_eq!(echo(&app, for_shop).await["upstream"], "c");
+    assert_eq!(echo(for_shop).await["upstream"], "c");
     // Nothing matches: the service's own 404.
     assert_problem(app.get("/elsewhere").await, 404, "not-found").await;
     // The service's own routes are never proxied.
@@ -147,7 +146,7 @@ async fn round_robin_spreads_and_a_dead_upstream_is_retried_then_ejected() {
     let (app, _dir) = start(&routes).await;
     let mut seen = std::collections::BTreeMap::new();
     for _ in 0..30 {
-        let doc = echo(&app, app.client.get(app.url("/api/x"))).await;
+        let doc = echo(app.client.get(app.url("/api/x"))).await;
         *seen.entry(doc["upstream"].as_str().unwrap().to_owned()).or_insert(0) += 1;
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
@@ -202,7 +201,7 @@ async fn large_bodies_stream_both_ways() {
     let routes = format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority());
     let (app, _dir) = start(&routes).await;
     let size = 64 << 20;
-    let doc = echo(&app, app.client.put(app.url("/api/upload")).body(vec![b'u'; size])).await;
+    let doc = echo(app.client.put(app.url("/api/upload")).body(vec![b'u'; size])).await;
     assert_eq!(doc["body_bytes"], size);
     let mut download = app.get(&format!("/api/stream/{size}")).await;
     let mut received = 0;
@@ -239,12 +238,8 @@ async fn connect_and_absolute_form_targets_for_other_hosts_are_refused() {
         ("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_owned(), "405"),
         (format!("GET http://example.com/api/x HTTP/1.1\r\nHost: {address}\r\n\r\n"), "400"),
     ] {
-        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        let mut answer = vec![0; 64];
-        let read = stream.read(&mut answer).await.unwrap();
-        let line = String::from_utf8_lossy(&answer[..read]).into_owned();
-        assert!(line.starts_with(&format!("HTTP/1.1 {status}")), "{head:?} → {line:?}");
+        let answer = raw_exchange(&app, &[head.as_bytes()], "\r\n").await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{head:?} → {answer:?}");
     }
     assert_eq!(upstream.accepted_connections(), 0, "nothing reached the upstream");
 }
@@ -279,13 +274,13 @@ async fn active_checks_eject_a_dead_upstream_and_bring_it_back_when_it_answers()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for _ in 0..10 {
-        assert_eq!(echo(&app, app.client.get(app.url("/api/x"))).await["upstream"], "live");
+        assert_eq!(echo(app.client.get(app.url("/api/x"))).await["upstream"], "live");
     }
     // It comes back to life: two passing checks return it to rotation.
     let revived = Upstream::start_at("revived", &dead).await;
     let give_up = Instant::now() + Duration::from_secs(10);
     loop {
-        if echo(&app, app.client.get(app.url("/api/x"))).await["upstream"] == "revived" {
+        if echo(app.client.get(app.url("/api/x"))).await["upstream"] == "revived" {
             break;
         }
         assert!(Instant::now() < give_up, "the revived upstream never returned");

@@ -159,29 +159,48 @@ pub async fn spawn_with_env(env: &[(&str, String)]) -> TestApp {
 /// Starts `binary serve` with `env` on free ports and waits for its
 /// `listening` log line on stdout (at most 30 s), which names both addresses.
 fn spawn_process(binary: &str, env: &[(&str, String)]) -> TestApp {
-    use std::io::BufRead;
     let database = std::env::var("OVERKILL_TEST_TWIN_DATABASE_URL").expect("OVERKILL_TEST_TWIN_DATABASE_URL is set");
-    let mut child = std::process::Command::new(binary)
+    let mut command = std::process::Command::new(binary);
+    command
         .arg("serve")
         .env("DATABASE_URL", database)
-        .env("OVERKILL_LISTEN", "127.0.0.1:0")
-        .env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0")
         .env("OVERKILL_DRAIN_GRACE_MS", "0")
         .env("OVERKILL_LOG_LEVEL", "info")
-        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+        .envs(env.iter().map(|(key, value)| (*key, value.as_str())));
     // The twin logs JSON lines to stdout.
-    let log = child.stdout.take().unwrap();
+    let (process, line) = start_listening(command, Log::Stdout);
+    let address = |key: &str| format!("http://{}", line[key].as_str().unwrap());
+    TestApp { process: Some(process), admin: address("admin_listen"), ..external(address("listen")) }
+}
+
+/// Where a service writes its JSON log lines.
+enum Log {
+    Stdout,
+    Stderr,
+}
+
+/// Starts `command` on free ports and waits (30 s at most) for the
+/// `listening` line of its `log`, returned parsed; it names both addresses.
+/// The log is read on a thread of its own and kept draining, so the child
+/// never blocks on a full pipe.
+fn start_listening(mut command: std::process::Command, log: Log) -> (Process, Value) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    command.env("OVERKILL_LISTEN", "127.0.0.1:0").env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0");
+    let (stdout, stderr) = match log {
+        Log::Stdout => (Stdio::piped(), Stdio::inherit()),
+        Log::Stderr => (Stdio::null(), Stdio::piped()),
+    };
+    let mut child = command.stdout(stdout).stderr(stderr).spawn().expect("the service starts");
+    let lines: Box<dyn std::io::Read + Send> = match log {
+        Log::Stdout => Box::new(child.stdout.take().unwrap()),
+        Log::Stderr => Box::new(child.stderr.take().unwrap()),
+    };
     let process = Process(child);
-    // The log is read on a thread of its own, and kept draining after the
-    // line is found, so the child never blocks on a full pipe.
     let (found, listening) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut found = Some(found);
-        for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(lines).lines().map_while(Result::ok) {
             if line.contains("\"listening\"") {
                 if let Some(found) = found.take() {
                     let _ = found.send(line);
@@ -190,9 +209,7 @@ fn spawn_process(binary: &str, env: &[(&str, String)]) -> TestApp {
         }
     });
     let line = listening.recv_timeout(std::time::Duration::from_secs(30)).expect("the service listens within 30 s");
-    let line: Value = serde_json::from_str(&line).unwrap();
-    let address = |key: &str| format!("http://{}", line[key].as_str().unwrap());
-    TestApp { process: Some(process), admin: address("admin_listen"), ..external(address("listen")) }
+    (process, serde_json::from_str(&line).unwrap())
 }
 
 fn client() -> reqwest::Client {
@@ -309,45 +326,28 @@ macro_rules! on_both_backends {
 /// JSON log; killed (SIGKILL) when dropped. Tests that need the real
 /// process (a SIGKILL, its peak RSS) use it.
 pub struct Binary {
-    pub child: std::process::Child,
+    pub process: Process,
     /// `IP:port` of the API.
     pub address: String,
 }
 
 impl Binary {
     /// Starts `overkill serve` and waits until it logs its addresses
-    /// (explicit readiness); its log is drained on a thread, so a full
-    /// pipe never stalls it.
+    /// (explicit readiness).
     pub fn start(env: &[(&str, String)]) -> Self {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_overkill"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_overkill"));
+        command
             .arg("serve")
             .env_remove("OVERKILL_CONFIG")
-            .env("OVERKILL_LISTEN", "127.0.0.1:0")
-            .env("OVERKILL_ADMIN_LISTEN", "127.0.0.1:0")
             .env("OVERKILL_LOG_FORMAT", "json")
             .env("OVERKILL_LOG_LEVEL", "info")
-            .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines.next().expect("the service logs that it listens").unwrap();
-            if line.contains(r#""message":"listening""#) {
-                let event: Value = serde_json::from_str(&line).unwrap();
-                break event["listen"].as_str().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, address }
+            .envs(env.iter().map(|(key, value)| (*key, value.as_str())));
+        let (process, line) = start_listening(command, Log::Stderr);
+        Self { process, address: line["listen"].as_str().unwrap().to_owned() }
     }
-}
 
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
     }
 }
