@@ -132,10 +132,12 @@ impl Proxy {
 
     /// The route for a request to `host` (its `Host`, any port) and `path`.
     pub fn route_for(&self, host: Option<&str>, path: &str) -> Option<usize> {
-        let host = host.map(|h| strip_port(h).to_ascii_lowercase());
+        // Configured hosts are lower case: compared without allocating, as
+        // this runs twice per request (limits, then forwarding).
+        let host = host.map(strip_port);
         self.routes.iter().position(|route| {
             path.starts_with(&route.spec.prefix)
-                && route.spec.host.as_ref().is_none_or(|want| host.as_deref() == Some(want))
+                && route.spec.host.as_ref().is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
         })
     }
 
