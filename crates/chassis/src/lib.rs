@@ -2,7 +2,8 @@
 //! its domain, ready for another service to depend on.
 //!
 //! A request travels: [`server`] (accept loop, connection limits and
-//! deadlines, HTTP/1.1 and h2c, staged drain) → [`middleware`] (request id,
+//! deadlines, HTTP/1.1 and h2c, [`tls`] with HTTP/2 over it, HTTP/3 over
+//! QUIC in [`server::h3`], staged drain) → [`middleware`] (request id,
 //! access log and metrics, problem rendering, panics, framing and body
 //! limits, timeout, load shedding) → the service's router → back out through
 //! [`problem`], which gives every error one RFC 9457 shape. [`body`] reads
@@ -28,6 +29,7 @@ pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use deadline::Deadline;
 pub use problem::{FieldError, PassThrough, Problem};

@@ -27,6 +27,10 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// Requests in flight at most; further requests get a 503 `unavailable`.
     pub max_concurrent_requests: usize,
+    /// Request streams one HTTP/2 or HTTP/3 connection may have open at
+    /// once (capped by `max_concurrent_requests`), so one connection cannot
+    /// take every request slot.
+    pub max_streams_per_connection: usize,
     /// After shutdown starts: how long the service keeps serving and
     /// accepting (readiness already reports draining) so load balancers
     /// notice before connections close. Responses carry `Connection: close`
@@ -47,6 +51,7 @@ impl Default for HttpSettings {
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
             max_concurrent_requests: 512,
+            max_streams_per_connection: 100,
             drain_grace: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(10),
         }

@@ -1,4 +1,4 @@
-//! The command line: `overkill [serve|migrate|openapi]` and one flag per setting.
+//! The command line: `overkill [serve|migrate|openapi|dev-cert]` and one flag per setting.
 //!
 //! The setting flags are not written out here: they come from
 //! [`crate::config::SETTINGS`], the one declaration of every setting.
@@ -10,6 +10,7 @@ use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::config::spec::SettingSpec;
 use crate::config::{CONFIG_ENV, SETTINGS};
+use crate::dev_cert::DevCertArgs;
 
 /// overkill: a products catalogue and orders over HTTP, on PostgreSQL or embedded SQLite, with prices in
 /// any currency through an FX provider.
@@ -31,7 +32,7 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve the API and the admin endpoints (the default).
     Serve,
@@ -39,6 +40,9 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document the API serves at /openapi.json, then exit.
     Openapi,
+    /// Write a self-signed certificate and key for localhost (cert.pem,
+    /// key.pem) for trying TLS and HTTP/3 locally; never for production.
+    DevCert(DevCertArgs),
 }
 
 /// The settings file and the setting flags given on the command line.

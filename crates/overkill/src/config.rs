@@ -51,6 +51,8 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     /// The exchange-rate provider and how it is called (`[fx]`).
     pub fx: FxSettings,
+    /// TLS and HTTP/3 (`[tls]`).
+    pub tls: TlsConfig,
     /// Reverse-proxy routes (`[[proxy.routes]]`, file only).
     pub proxy_routes: Vec<chassis::proxy::RouteSpec>,
     /// Benchmark only: MiB of live heap to hold (see `crate::ballast`).
@@ -64,6 +66,25 @@ pub enum DatabaseUrl {
     Postgres(SecretString),
     /// `sqlite://PATH`: an embedded database file, created when missing.
     Sqlite(PathBuf),
+}
+
+/// The `[tls]` settings as given; [`TlsConfig::settings`] says whether TLS is on.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// TLS on its own address; `None`: on `listen`, instead of cleartext.
+    pub listen: Option<SocketAddr>,
+    /// From accept to a finished handshake.
+    pub handshake_timeout: Duration,
+    /// How often the files are checked for change; `None`: SIGHUP only.
+    pub reload_interval: Option<Duration>,
+    /// Serve and advertise HTTP/3.
+    pub http3: bool,
+    /// `ma` of `Alt-Svc`.
+    pub alt_svc_max_age: Duration,
 }
 
 /// A setting with a bad value: names the setting and where the value came from.
@@ -93,6 +114,7 @@ impl Default for Config {
             migrate_on_start: false,
             idempotency_ttl: Duration::ZERO,
             fx: FxSettings::default(),
+            tls: TlsConfig::default(),
             proxy_routes: Vec::new(),
             ballast_mb: 0,
         };
@@ -109,6 +131,7 @@ impl Config {
         let file = file_path.map(|path| SettingsFile::read(&path, SETTINGS)).transpose()?;
         let mut config = Self::default();
         spec::resolve(SETTINGS, &mut config, &Sources { flags: flags.values(), env: &env, file: file.as_ref() })?;
+        config.tls.check()?;
         Ok(config)
     }
 }
@@ -118,6 +141,36 @@ impl Config {
 impl ConfigError {
     fn new(setting: impl Into<String>, origin: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { setting: setting.into(), origin: origin.into(), reason: reason.into() }
+    }
+}
+
+// === impl TlsConfig ===
+
+impl TlsConfig {
+    /// The TLS settings, when a certificate and key are given.
+    pub fn settings(&self) -> Option<chassis::tls::TlsSettings> {
+        let (cert, key) = (self.cert.clone()?, self.key.clone()?);
+        Some(chassis::tls::TlsSettings {
+            cert,
+            key,
+            handshake_timeout: self.handshake_timeout,
+            reload_interval: self.reload_interval,
+            http3: self.http3,
+            alt_svc_max_age: self.alt_svc_max_age,
+        })
+    }
+
+    /// Settings that only make sense together.
+    fn check(&self) -> Result<(), ConfigError> {
+        let origin = "the settings together";
+        match (&self.cert, &self.key) {
+            (Some(_), None) => Err(ConfigError::new("tls.key", origin, "required when tls.cert is set")),
+            (None, Some(_)) => Err(ConfigError::new("tls.cert", origin, "required when tls.key is set")),
+            (None, None) if self.listen.is_some() => {
+                Err(ConfigError::new("tls.listen", origin, "needs tls.cert and tls.key"))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 mod cursor;
 pub mod db;
+pub mod dev_cert;
 pub mod fx;
 pub mod idempotency;
 mod json;

@@ -27,6 +27,20 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::DevCert(args) = &command {
+        // Needs no configuration: works wherever the binary does.
+        return match overkill::dev_cert::write(args) {
+            Ok((cert, key)) => {
+                println!("wrote {} and {} (self-signed, for localhost only)", cert.display(), key.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("overkill: dev-cert: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(&cli.settings, |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {
@@ -45,7 +59,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+    match runtime.block_on(run(command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => exit_status(&error),
     }
@@ -69,6 +83,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{json}");
             Ok(())
         }
+        Command::DevCert(_) => unreachable!("handled before the configuration is loaded"),
     }
 }
 
@@ -78,6 +93,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 fn exit_status(error: &anyhow::Error) -> ExitCode {
     let status = match error.downcast_ref::<StartError>() {
         Some(StartError::Bind { .. }) => status::BIND,
+        Some(StartError::Tls { .. }) => status::CONFIG,
         Some(StartError::Database(_)) => status::DATABASE,
         Some(StartError::Other(_)) | None => {
             tracing::error!(error = format!("{error:#}"), "overkill stopped with an error");

@@ -9,6 +9,7 @@ use anyhow::Context;
 use axum::Router;
 use chassis::ops::{self, Ops};
 use chassis::proxy::Proxy;
+use chassis::tls::{PairError, Tls, TlsAcceptor};
 use chassis::{HttpSettings, Shutdown};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -31,12 +32,20 @@ pub enum StartError {
     /// this host, or not permitted.
     #[error("cannot listen on {address} for the {listener} listener: {source}")]
     Bind {
-        /// Which listener: `API` or `admin`.
+        /// Which listener: `API`, `TLS`, `HTTP/3 (UDP)` or `admin`.
         listener: &'static str,
         /// The address it was given.
         address: SocketAddr,
         /// What the operating system said.
         source: std::io::Error,
+    },
+    /// The TLS certificate or key is unusable: unreadable, not PEM,
+    /// mismatched or expired.
+    #[error("invalid configuration: {}: {source}", .source.setting())]
+    Tls {
+        /// Which file and why.
+        #[from]
+        source: PairError,
     },
     /// The database could not be opened, e.g. an SQLite file in a missing
     /// or read-only directory. (PostgreSQL connects lazily: an unreachable
@@ -74,13 +83,25 @@ impl ops::Readiness for Readiness {
     }
 }
 
+/// What the API is served on: cleartext, TLS (TCP) and HTTP/3 (QUIC), as
+/// configured (`docs/design/tls.md`).
+struct ApiListeners {
+    /// HTTP/1.1 and h2c.
+    plain: Option<TcpListener>,
+    /// HTTP/1.1 and HTTP/2 over TLS.
+    tls: Option<(TcpListener, TlsAcceptor)>,
+    /// HTTP/3, on UDP at the TLS port.
+    quic: Option<quinn::Endpoint>,
+}
+
 /// A built application: database open, migrations applied, listeners bound.
 pub struct Application {
-    api_listener: TcpListener,
+    listeners: ApiListeners,
     admin_listener: TcpListener,
     /// The listeners' bound addresses, read once at bind time.
     api_addr: SocketAddr,
     admin_addr: SocketAddr,
+    tls: Option<Tls>,
     api: Router,
     admin: Router,
     http: HttpSettings,
@@ -98,6 +119,7 @@ impl Application {
     /// both listeners (port 0 picks a free port) and builds the routers.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let metrics = chassis::telemetry::init_metrics()?;
+        let tls = config.tls.settings().map(Tls::load).transpose()?;
         metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         ballast::hold(config.ballast_mb);
 
@@ -128,16 +150,23 @@ impl Application {
             metrics: metrics.clone(),
         });
 
-        let api_listener = bind(config.listen, "API").await?;
+        let (listeners, api_addr) = ApiListeners::bind(&config, tls.as_ref()).await?;
         let admin_listener = bind(config.admin_listen, "admin").await?;
-        let api_addr = api_listener.local_addr().context("the API listener has no address")?;
         let admin_addr = admin_listener.local_addr().context("the admin listener has no address")?;
-        tracing::info!(listen = %api_addr, admin_listen = %admin_addr, database = db.engine(), "listening");
+        tracing::info!(
+            listen = %api_addr,
+            tls_listen = listeners.tls_addr().map(tracing::field::display),
+            http3 = listeners.quic.is_some(),
+            admin_listen = %admin_addr,
+            database = db.engine(),
+            "listening"
+        );
         Ok(Self {
-            api_listener,
+            listeners,
             admin_listener,
             api_addr,
             admin_addr,
+            tls,
             api,
             admin,
             http: config.http,
@@ -152,6 +181,11 @@ impl Application {
     /// Where the API listens.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
+    }
+
+    /// Where TLS is served (TCP; HTTP/3 on UDP at the same port), if it is.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.listeners.tls_addr()
     }
 
     /// Where probes and metrics listen.
@@ -183,12 +217,80 @@ impl Application {
             let (listener, router, stop) = (self.admin_listener, self.admin, admin_stop.clone());
             async move { chassis::server::serve(listener, router, &http, stop).await }
         });
-        let served = chassis::server::serve(self.api_listener, self.api, &self.http, self.shutdown).await;
+        if let Some(tls) = self.tls.clone() {
+            tokio::spawn(tls.watch(admin_stop.clone()));
+        }
+        let served = self.listeners.serve(self.api, self.tls.as_ref(), &self.http, &self.shutdown).await;
         self.db.close().await;
         admin_stop.trigger();
         admin.await.context("admin server task failed")??;
         tracing::info!("stopped");
         served
+    }
+}
+
+// === impl ApiListeners ===
+
+impl ApiListeners {
+    /// Binds what the configuration asks for; returns the listeners and
+    /// the address of `listen`.
+    async fn bind(config: &Config, tls: Option<&Tls>) -> Result<(Self, SocketAddr), StartError> {
+        let Some(tls) = tls else {
+            let plain = bind(config.listen, "API").await?;
+            let address = plain.local_addr().context("the API listener has no address")?;
+            return Ok((Self { plain: Some(plain), tls: None, quic: None }, address));
+        };
+        let plain = match config.tls.listen {
+            Some(_) => Some(bind(config.listen, "API").await?),
+            None => None,
+        };
+        let secure =
+            bind(config.tls.listen.unwrap_or(config.listen), if plain.is_some() { "TLS" } else { "API" }).await?;
+        let secure_addr = secure.local_addr().context("the TLS listener has no address")?;
+        // HTTP/3 on UDP at the port the TCP listener got (port 0 resolved).
+        let quic = match tls.settings().http3 {
+            true => Some(chassis::server::h3::bind(secure_addr, tls, &config.http).map_err(|error| {
+                let source =
+                    error.downcast::<std::io::Error>().unwrap_or_else(|e| std::io::Error::other(format!("{e:#}")));
+                StartError::Bind { listener: "HTTP/3 (UDP)", address: secure_addr, source }
+            })?),
+            false => None,
+        };
+        let api_addr = match &plain {
+            Some(plain) => plain.local_addr().context("the API listener has no address")?,
+            None => secure_addr,
+        };
+        let acceptor = tls.acceptor().context("cannot build the TLS configuration")?;
+        Ok((Self { plain, tls: Some((secure, acceptor)), quic }, api_addr))
+    }
+
+    fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
+    /// Serves `api` on every listener until `shutdown`, then drains them
+    /// together.
+    async fn serve(
+        self,
+        api: Router,
+        tls: Option<&Tls>,
+        http: &HttpSettings,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<()> {
+        let mut servers: Vec<futures_util::future::BoxFuture<'_, anyhow::Result<()>>> = Vec::new();
+        if let Some(listener) = self.plain {
+            servers.push(Box::pin(chassis::server::serve(listener, api.clone(), http, shutdown.clone())));
+        }
+        if let (Some((listener, acceptor)), Some(tls)) = (self.tls, tls) {
+            let port = listener.local_addr().context("the TLS listener has no address")?.port();
+            let app = if self.quic.is_some() { tls.advertise(api.clone(), port) } else { api.clone() };
+            servers.push(Box::pin(chassis::server::serve_with(listener, acceptor, app, http, shutdown.clone())));
+            if let Some(endpoint) = self.quic {
+                let handshake = tls.settings().handshake_timeout;
+                servers.push(Box::pin(chassis::server::h3::serve(endpoint, api, http, handshake, shutdown.clone())));
+            }
+        }
+        futures_util::future::join_all(servers).await.into_iter().collect()
     }
 }
 

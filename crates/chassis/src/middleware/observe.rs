@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::Method;
+use http::{Method, Version};
 use tracing::Instrument;
 
 use crate::problem::ErrorCause;
@@ -26,9 +26,10 @@ pub(super) async fn observe(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
     let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default();
     let method = method_label(request.method());
+    let protocol = protocol_label(request.version());
     let span = tracing::info_span!("request", request_id = %request_id, http.method = method, http.route = %route);
     let mut observation =
-        Observation { started: Instant::now(), method, route, request_id, finished: false, target: None };
+        Observation { started: Instant::now(), method, protocol, route, request_id, finished: false, target: None };
     metrics::gauge!("http_requests_in_flight").increment(1.0);
 
     let response = next.run(request).instrument(span).await;
@@ -55,12 +56,23 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The metric label for the protocol a request came over.
+fn protocol_label(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_2 => "http2",
+        Version::HTTP_3 => "http3",
+        _ => "http1",
+    }
+}
+
 /// A request being observed. Dropped without [`Observation::finish`] (the
 /// client disconnected and the server dropped the request), it still
 /// lowers the in-flight gauge and records the request as 499.
 struct Observation {
     started: Instant,
     method: &'static str,
+    /// `http1`, `http2` or `http3`.
+    protocol: &'static str,
     route: String,
     request_id: String,
     finished: bool,
@@ -79,12 +91,19 @@ impl Observation {
     fn record(&self, status: u16, cause: Option<&str>) {
         let elapsed = self.started.elapsed();
         let (method, route) = (self.method, self.route.clone());
-        metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
-            .increment(1);
+        metrics::counter!(
+            "http_requests_total",
+            "method" => method,
+            "route" => route.clone(),
+            "status" => status.to_string(),
+            "protocol" => self.protocol
+        )
+        .increment(1);
         metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
             .record(elapsed.as_secs_f64());
         tracing::info!(
             http.method = self.method,
+            http.protocol = self.protocol,
             http.route = %self.route,
             http.status = status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,

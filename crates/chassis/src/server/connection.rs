@@ -57,8 +57,8 @@ pub(super) struct Phases {
     pub aborting: CancellationToken,
 }
 
-/// What a connection's requests tell its driver.
-struct Activity {
+/// What a connection's requests tell its driver (over TCP or QUIC).
+pub(super) struct Activity {
     /// Requests whose response has not been fully sent.
     in_flight: AtomicUsize,
     /// Requests whose handler has not returned yet.
@@ -70,7 +70,7 @@ struct Activity {
     /// When the connection last made progress.
     progress: Arc<Progress>,
     /// Woken on every change above.
-    changed: Notify,
+    pub(super) changed: Notify,
 }
 
 /// Serves one accepted connection until it ends or a deadline or shutdown
@@ -153,7 +153,7 @@ pub(super) async fn serve<A: Acceptor>(
 // === impl Activity ===
 
 impl Activity {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             in_flight: AtomicUsize::new(0),
             handling: AtomicUsize::new(0),
@@ -166,7 +166,7 @@ impl Activity {
 
     /// When the connection must next have made progress, and what happens
     /// then; `None` while a handler runs.
-    fn deadline(
+    pub(super) fn deadline(
         &self,
         first_request_by: Instant,
         settings: &HttpSettings,
@@ -190,12 +190,13 @@ impl Activity {
         Some((progress + settings.idle_timeout, Expiry::Close))
     }
 
-    fn touch(&self) {
+    /// Records progress now (a response byte taken by the client).
+    pub(super) fn touch(&self) {
         self.progress.touch();
     }
 
     /// Records a request's start; the guard records its end when dropped.
-    fn begin(self: &Arc<Self>, version: Version) -> InFlight {
+    pub(super) fn begin(self: &Arc<Self>, version: Version) -> InFlight {
         // `handling` first, for the reason in `InFlight::drop`.
         self.handling.fetch_add(1, Ordering::AcqRel);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -211,7 +212,7 @@ impl Activity {
 
 /// What happens to a connection at its deadline.
 #[derive(Debug, Clone, Copy)]
-enum Expiry {
+pub(super) enum Expiry {
     /// Close gracefully: it is idle.
     Close,
     /// Drop it, for this reason.
@@ -220,7 +221,7 @@ enum Expiry {
 
 /// Held from a request's start until its response body has been sent (or
 /// dropped).
-struct InFlight {
+pub(super) struct InFlight {
     activity: Arc<Activity>,
     /// Whether the handler has returned.
     handled: bool,
@@ -230,7 +231,7 @@ struct InFlight {
 
 impl InFlight {
     /// The handler returned: the response is being sent.
-    fn handled(&mut self) {
+    pub(super) fn handled(&mut self) {
         self.handled = true;
         // Progress first: the moment a response is pending must not look
         // like one stalled since the last write.

@@ -19,6 +19,7 @@
 
 mod accept;
 mod connection;
+pub mod h3;
 mod progress;
 
 use std::sync::Arc;
@@ -37,11 +38,6 @@ pub use self::accept::{Acceptor, Plain};
 use self::connection::Phases;
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
-
-/// HTTP/2 streams one connection may have open at once. Well below the
-/// service-wide request limit, so one connection cannot take every request
-/// slot (hyper's own default is 200).
-const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop
 /// does not spin while the condition lasts.
@@ -134,8 +130,7 @@ pub async fn serve_with<A: Acceptor>(
 fn connection_builder(settings: &HttpSettings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(
-        MAX_STREAMS_PER_CONNECTION.min(u32::try_from(settings.max_concurrent_requests).unwrap_or(u32::MAX)),
-    );
+    let streams = settings.max_streams_per_connection.min(settings.max_concurrent_requests);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(u32::try_from(streams).unwrap_or(u32::MAX));
     builder
 }

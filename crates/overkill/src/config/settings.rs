@@ -120,6 +120,16 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         kind: Kind::Value(|c, v| set(&mut c.http.max_concurrent_requests, bounded(v, 1, 1_000_000))),
     },
     SettingSpec {
+        key: "max_streams_per_connection",
+        env: Some("OVERKILL_MAX_STREAMS_PER_CONNECTION"),
+        flag: Some("max-streams-per-connection"),
+        value_name: "N",
+        default: Some("100"),
+        doc: "request streams one HTTP/2 or HTTP/3 connection may have open at once, 1..=10000 \
+              (never above `max_concurrent_requests`)",
+        kind: Kind::Value(|c, v| set(&mut c.http.max_streams_per_connection, bounded(v, 1, 10_000))),
+    },
+    SettingSpec {
         key: "drain_grace_ms",
         env: Some("OVERKILL_DRAIN_GRACE_MS"),
         flag: Some("drain-grace-ms"),
@@ -137,6 +147,79 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         default: Some("10000"),
         doc: "after the grace: time in-flight requests have to finish before the remaining connections are closed",
         kind: Kind::Value(|c, v| set(&mut c.http.shutdown_timeout, millis(v, 1))),
+    },
+    SettingSpec {
+        key: "tls.cert",
+        env: Some("OVERKILL_TLS_CERT"),
+        flag: Some("tls-cert"),
+        value_name: "PATH",
+        default: None,
+        doc: "PEM certificate chain, leaf first; with `tls.key`, the API is served over TLS (HTTP/1.1 and HTTP/2) \
+              and HTTP/3; reloaded on SIGHUP and when the file changes",
+        kind: Kind::Value(|c, v| set(&mut c.tls.cert, Ok(path(v)))),
+    },
+    SettingSpec {
+        key: "tls.key",
+        env: Some("OVERKILL_TLS_KEY"),
+        flag: Some("tls-key"),
+        value_name: "PATH",
+        default: None,
+        doc: "PEM private key of the certificate (PKCS#8, PKCS#1 RSA or SEC1 EC)",
+        kind: Kind::Value(|c, v| set(&mut c.tls.key, Ok(path(v)))),
+    },
+    SettingSpec {
+        key: "tls.listen",
+        env: Some("OVERKILL_TLS_LISTEN"),
+        flag: Some("tls-listen"),
+        value_name: "ADDR",
+        default: None,
+        doc: "serve TLS (TCP) and HTTP/3 (UDP) on this IP:port and keep cleartext on `listen`; \
+              unset: TLS replaces cleartext on `listen`",
+        kind: Kind::Value(|c, v| set(&mut c.tls.listen, address(v).map(Some))),
+    },
+    SettingSpec {
+        key: "tls.handshake_timeout_ms",
+        env: Some("OVERKILL_TLS_HANDSHAKE_TIMEOUT_MS"),
+        flag: Some("tls-handshake-timeout-ms"),
+        value_name: "MS",
+        default: Some("5000"),
+        doc: "time from accept to a finished TLS or QUIC handshake, 1..=60000; past it the connection is dropped",
+        kind: Kind::Value(|c, v| set(&mut c.tls.handshake_timeout, millis_up_to(v, 1, 60_000))),
+    },
+    SettingSpec {
+        key: "tls.reload_interval_ms",
+        env: Some("OVERKILL_TLS_RELOAD_INTERVAL_MS"),
+        flag: Some("tls-reload-interval-ms"),
+        value_name: "MS",
+        default: Some("10000"),
+        doc: "how often the certificate and key files are checked for change, 100..=86400000; 0: on SIGHUP only",
+        kind: Kind::Value(|c, v| {
+            set(
+                &mut c.tls.reload_interval,
+                match v {
+                    "0" => Ok(None),
+                    _ => millis(v, 100).map(Some),
+                },
+            )
+        }),
+    },
+    SettingSpec {
+        key: "tls.http3",
+        env: Some("OVERKILL_TLS_HTTP3"),
+        flag: Some("tls-http3"),
+        value_name: "BOOL",
+        default: Some("true"),
+        doc: "with TLS: serve HTTP/3 on UDP at the TLS port and advertise it with `Alt-Svc`",
+        kind: Kind::Value(|c, v| set(&mut c.tls.http3, boolean(v))),
+    },
+    SettingSpec {
+        key: "tls.alt_svc_max_age_s",
+        env: Some("OVERKILL_TLS_ALT_SVC_MAX_AGE_S"),
+        flag: Some("tls-alt-svc-max-age-s"),
+        value_name: "S",
+        default: Some("86400"),
+        doc: "how long clients may remember the HTTP/3 advertisement (`ma` of `Alt-Svc`), 1..=31536000",
+        kind: Kind::Value(|c, v| set(&mut c.tls.alt_svc_max_age, secs(v, 1, 31_536_000))),
     },
     SettingSpec {
         key: "idempotency_ttl_secs",
@@ -342,6 +425,11 @@ fn set<V>(slot: &mut V, parsed: Result<V, String>) -> Result<(), String> {
 
 fn address(value: &str) -> Result<SocketAddr, String> {
     SocketAddr::from_str(value).map_err(|_| format!("`{value}` is not an IP:port address such as 0.0.0.0:8080"))
+}
+
+/// A file path; empty means unset.
+fn path(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
 }
 
 fn bounded(value: &str, min: usize, max: usize) -> Result<usize, String> {
