@@ -177,7 +177,8 @@ async fn connection(
             biased;
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
-                    tokio::spawn(request(resolver, app.clone(), peer, activity.clone(), settings.header_read_timeout));
+                    let open = Open(activity.clone());
+                    tokio::spawn(request(resolver, app.clone(), peer, open, settings.header_read_timeout));
                 }
                 // GOAWAY sent or received, and every request answered.
                 Ok(None) => break,
@@ -198,6 +199,11 @@ async fn connection(
             }
             () = phases.draining.wait(), if closing.is_none() => closing = Some(go_away(&mut h3).await),
             () = phases.aborting.cancelled() => return quic.close(NO_ERROR.into(), b"shutdown"),
+        }
+        // h3 ends `accept` only after a GOAWAY it *received*; after ours,
+        // the connection is done once no request stream is left.
+        if closing.is_some() && Arc::strong_count(&activity) == 1 {
+            break;
         }
     }
     // Every request is answered: give the client a moment to take the last
@@ -228,10 +234,24 @@ async fn handshake(incoming: quinn::Incoming, deadline: Instant, phases: &Phases
 /// Sends GOAWAY: requests already open are answered, later ones refused
 /// (H3_REQUEST_REJECTED, safe for the client to retry elsewhere).
 async fn go_away(h3: &mut H3Connection) -> Instant {
-    if let Err(error) = h3.shutdown(0).await {
+    // h3 counts from the last stream it accepted: 1 names the next one,
+    // the first *not* processed, as RFC 9114 §5.2 wants (0 would tell the
+    // client its last request was never run, inviting a retry).
+    if let Err(error) = h3.shutdown(1).await {
         tracing::debug!(%error, "HTTP/3 GOAWAY failed");
     }
     Instant::now()
+}
+
+/// A request stream's hold on its connection: the connection counts
+/// these (`Arc` clones of its activity) to know when nothing is left
+/// after GOAWAY, and is woken as each ends.
+struct Open(Arc<Activity>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.changed.notify_one();
+    }
 }
 
 /// Reads one request's head, runs it through the router with its body
@@ -240,9 +260,10 @@ async fn request(
     resolver: RequestResolver,
     app: Router,
     peer: SocketAddr,
-    activity: Arc<Activity>,
+    open: Open,
     head_timeout: Duration,
 ) {
+    let activity = &open.0;
     let (head, stream) = match tokio::time::timeout(head_timeout, resolver.resolve_request()).await {
         Ok(Ok(resolved)) => resolved,
         Ok(Err(error)) => return tracing::debug!(%error, %peer, "HTTP/3 request rejected"),
@@ -257,7 +278,7 @@ async fn request(
     guard.handled();
     // The guard lives until the last byte is written: the connection
     // watches for a client that stops reading, as on TCP.
-    if let Err(error) = respond(&mut send, response, &activity).await {
+    if let Err(error) = respond(&mut send, response, activity).await {
         tracing::debug!(%error, %peer, "HTTP/3 response not completed");
         send.stop_stream(h3::error::Code::from(INTERNAL_ERROR));
     }

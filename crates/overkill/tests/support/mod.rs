@@ -10,6 +10,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use overkill::config::DatabaseUrl;
 use overkill::{Application, Config};
@@ -29,6 +30,9 @@ pub struct TestApp {
     pub base: String,
     /// `http://127.0.0.1:PORT` of the admin listener.
     pub admin: String,
+    /// `https://127.0.0.1:PORT` of the TLS listener (HTTP/3 on UDP at the
+    /// same port), when TLS is served.
+    pub tls: Option<String>,
     pub client: reqwest::Client,
     /// Set when the app runs in this process.
     pub shutdown: Option<chassis::Shutdown>,
@@ -102,7 +106,12 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
     configure(&mut config);
     let _ = chassis::telemetry::init_logging(chassis::telemetry::LogFormat::Pretty, &config.log_level);
     let app = Application::build(config).await.expect("the application builds");
-    let base = format!("http://{}", app.api_addr());
+    let tls = app.tls_addr().map(|address| format!("https://{address}"));
+    let base = match app.tls_addr() {
+        // TLS only: the API listener is the TLS one.
+        Some(address) if address == app.api_addr() => format!("https://{address}"),
+        _ => format!("http://{}", app.api_addr()),
+    };
     let admin = format!("http://{}", app.admin_addr());
     let shutdown = app.shutdown();
     let openapi = app.openapi();
@@ -110,6 +119,7 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
     TestApp {
         base,
         admin,
+        tls,
         client: client(),
         shutdown: Some(shutdown),
         server: Some(server),
@@ -126,6 +136,7 @@ fn external(base: String) -> TestApp {
     TestApp {
         base,
         admin,
+        tls: None,
         client: client(),
         shutdown: None,
         server: None,
@@ -148,10 +159,12 @@ pub async fn spawn_with_env(env: &[(&str, String)]) -> TestApp {
     }
     let lookup = |name: &str| env.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone());
     let loaded = Config::load(&overkill::cli::SettingFlags::default(), lookup).expect("the test's settings are valid");
+    let drain_grace = if lookup("OVERKILL_DRAIN_GRACE_MS").is_some() { loaded.http.drain_grace } else { Duration::ZERO };
     spawn_app_with(Backend::Sqlite, move |config| {
         config.fx = loaded.fx;
         config.proxy_routes = loaded.proxy_routes;
-        config.http.request_timeout = loaded.http.request_timeout;
+        config.tls = loaded.tls;
+        config.http = chassis::HttpSettings { drain_grace, ..loaded.http };
     })
     .await
 }
@@ -169,8 +182,13 @@ fn spawn_process(binary: &str, env: &[(&str, String)]) -> TestApp {
         .envs(env.iter().map(|(key, value)| (*key, value.as_str())));
     // The twin logs JSON lines to stdout.
     let (process, line) = start_listening(command, Log::Stdout);
-    let address = |key: &str| format!("http://{}", line[key].as_str().unwrap());
-    TestApp { process: Some(process), admin: address("admin_listen"), ..external(address("listen")) }
+    let address = |key: &str| line[key].as_str().map(str::to_owned);
+    let tls_only = env.iter().any(|(key, _)| *key == "OVERKILL_TLS_CERT")
+        && !env.iter().any(|(key, _)| *key == "OVERKILL_TLS_LISTEN");
+    let listen = address("listen").unwrap();
+    let tls = address("tls_listen").or_else(|| tls_only.then(|| listen.clone())).map(|a| format!("https://{a}"));
+    let base = if tls_only { format!("https://{listen}") } else { format!("http://{listen}") };
+    TestApp { process: Some(process), admin: format!("http://{}", address("admin_listen").unwrap()), tls, ..external(base) }
 }
 
 /// Where a service writes its JSON log lines.
