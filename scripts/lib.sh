@@ -1,5 +1,6 @@
-# Shared by scripts/test and scripts/conformance: find or install the
-# PostgreSQL server binaries, and run a throwaway cluster.
+# Shared by scripts/test, scripts/conformance and scripts/contract: find or
+# install the PostgreSQL server binaries, nginx and aioquic, run a throwaway
+# cluster, start and stop a service or the Frankfurter simulator.
 
 # Prints the directory holding initdb and postgres, installing Debian's
 # PostgreSQL server when none is found.
@@ -38,6 +39,25 @@ nginx_bin() {
     found=/usr/sbin/nginx
   fi
   echo "$found"
+}
+
+# The aioquic release the HTTP/3 tests' client (scripts/h3client.py) drives.
+AIOQUIC_VERSION=1.7.2
+
+# Prints the python of a virtual environment under target/ that holds
+# aioquic $AIOQUIC_VERSION (the HTTP/3 tests' independent client library),
+# creating it, or recreating it when it holds another version.
+aioquic_python() {
+  local venv=${CARGO_TARGET_DIR:-target}/aioquic-venv
+  if ! "$venv/bin/python" -c 'import sys, aioquic; sys.exit(aioquic.__version__ != sys.argv[1])' \
+    "$AIOQUIC_VERSION" >/dev/null 2>&1; then
+    echo "installing aioquic $AIOQUIC_VERSION into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "aioquic==$AIOQUIC_VERSION" >&2
+  fi
+  # Absolute, so that tests started from any directory can run it.
+  echo "$(cd "$venv/bin" && pwd)/python"
 }
 
 # Starts a throwaway cluster on a free port; sets PG_DIR and PG_PORT.
