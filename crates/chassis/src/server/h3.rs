@@ -256,13 +256,7 @@ impl Drop for Open {
 
 /// Reads one request's head, runs it through the router with its body
 /// streaming, and writes the response as it comes.
-async fn request(
-    resolver: RequestResolver,
-    app: Router,
-    peer: SocketAddr,
-    open: Open,
-    head_timeout: Duration,
-) {
+async fn request(resolver: RequestResolver, app: Router, peer: SocketAddr, open: Open, head_timeout: Duration) {
     let activity = &open.0;
     let (head, stream) = match tokio::time::timeout(head_timeout, resolver.resolve_request()).await {
         Ok(Ok(resolved)) => resolved,

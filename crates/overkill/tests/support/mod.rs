@@ -159,7 +159,8 @@ pub async fn spawn_with_env(env: &[(&str, String)]) -> TestApp {
     }
     let lookup = |name: &str| env.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone());
     let loaded = Config::load(&overkill::cli::SettingFlags::default(), lookup).expect("the test's settings are valid");
-    let drain_grace = if lookup("OVERKILL_DRAIN_GRACE_MS").is_some() { loaded.http.drain_grace } else { Duration::ZERO };
+    let drain_grace =
+        if lookup("OVERKILL_DRAIN_GRACE_MS").is_some() { loaded.http.drain_grace } else { Duration::ZERO };
     spawn_app_with(Backend::Sqlite, move |config| {
         config.fx = loaded.fx;
         config.proxy_routes = loaded.proxy_routes;
@@ -188,7 +189,12 @@ fn spawn_process(binary: &str, env: &[(&str, String)]) -> TestApp {
     let listen = address("listen").unwrap();
     let tls = address("tls_listen").or_else(|| tls_only.then(|| listen.clone())).map(|a| format!("https://{a}"));
     let base = if tls_only { format!("https://{listen}") } else { format!("http://{listen}") };
-    TestApp { process: Some(process), admin: format!("http://{}", address("admin_listen").unwrap()), tls, ..external(base) }
+    TestApp {
+        process: Some(process),
+        admin: format!("http://{}", address("admin_listen").unwrap()),
+        tls,
+        ..external(base)
+    }
 }
 
 /// Where a service writes its JSON log lines.

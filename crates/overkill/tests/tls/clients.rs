@@ -60,7 +60,8 @@ pub async fn curl(protocol: &str, ca: &Path, url: &str, extra: &[&str]) -> CurlA
     CurlAnswer { version: version.to_owned(), status: status.parse().unwrap(), headers, body: body.to_owned() }
 }
 
-/// The PEM certificate chain curl was shown by the server at `url`.
+/// The PEM certificate chain curl was shown by the server at `url`
+/// (curl's `%{certs}` without its text description).
 pub async fn served_certificate(ca: &Path, url: &str) -> String {
     let output = Command::new("curl")
         .args(["--silent", "--show-error", "--max-time", "20", "--output", "/dev/null", "--cacert"])
@@ -70,7 +71,9 @@ pub async fn served_certificate(ca: &Path, url: &str) -> String {
         .await
         .unwrap();
     assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let text = String::from_utf8_lossy(&output.stdout);
+    let start = text.find("-----BEGIN CERTIFICATE-----").expect("curl shows the certificate");
+    text[start..].trim().to_owned()
 }
 
 /// Runs h2load (HTTP/2 over TLS) and returns its report.
