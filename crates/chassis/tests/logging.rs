@@ -37,7 +37,7 @@ async fn failing() -> Problem {
 async fn lines_inside_a_request_carry_its_id_and_the_access_line_its_cause() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let filter = tracing_subscriber::EnvFilter::new("info");
+    let filter = chassis::telemetry::parse_filter("info").unwrap();
     let subscriber = chassis::telemetry::json_subscriber(filter, move || writer.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
 

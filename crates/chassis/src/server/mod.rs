@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use self::accept::{Acceptor, Plain};
+pub use self::accept::{Acceptor, Plain, Stream};
 use self::connection::Phases;
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;

@@ -17,10 +17,9 @@ use axum::Router;
 use axum::response::Response;
 use http::{HeaderValue, header};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 
 pub use self::certs::{CertStore, PairError};
-use crate::server::Acceptor;
+use crate::server::{Acceptor, Stream};
 use crate::shutdown::Shutdown;
 
 /// How the service serves TLS.
@@ -194,11 +193,9 @@ pub struct TlsAcceptor {
 // === impl TlsAcceptor ===
 
 impl Acceptor for TlsAcceptor {
-    type Io = TlsStream<TcpStream>;
-
-    async fn handshake(&self, stream: TcpStream) -> io::Result<Self::Io> {
+    async fn handshake(&self, stream: TcpStream) -> io::Result<Stream> {
         let (label, result) = match tokio::time::timeout(self.timeout, self.inner.accept(stream)).await {
-            Ok(Ok(stream)) => ("ok", Ok(stream)),
+            Ok(Ok(stream)) => ("ok", Ok(Stream::Tls(Box::new(stream)))),
             Ok(Err(error)) => ("failed", Err(error)),
             Err(_) => ("timeout", Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))),
         };

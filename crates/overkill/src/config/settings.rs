@@ -394,7 +394,7 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         flag: Some("log-level"),
         value_name: "FILTER",
         default: Some("info"),
-        doc: "log filter (tracing's `EnvFilter` syntax), e.g. `warn`, `overkill=debug,warn` or `info,hyper=off`",
+        doc: "log filter: a level, then `target=level` directives, comma-separated, e.g. `warn`, `overkill=debug,warn` or `info,hyper=off`",
         kind: Kind::Value(|c, v| set(&mut c.log_level, log_filter(v))),
     },
     SettingSpec {
