@@ -13,6 +13,7 @@
 
 pub mod body;
 pub mod cause;
+pub mod client;
 pub mod conditional;
 pub mod deadline;
 pub mod extract;

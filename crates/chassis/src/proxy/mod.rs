@@ -26,15 +26,14 @@ use axum::response::{IntoResponse, Response};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, StatusCode, Uri, header};
 use hyper::body::Body as _;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 pub use balance::Balance;
 use balance::Pool;
 pub use idle::{BodyIdle, IdleTimeout};
 
+use crate::client::HttpClient;
 use crate::middleware::Limits;
 use crate::problem::{PassThrough, Problem};
 
@@ -90,8 +89,11 @@ struct Route {
     /// configuration and its prefix (two routes may share a prefix).
     label: Arc<str>,
     pool: Pool,
-    client: Client<HttpConnector, Body>,
+    client: HttpClient,
 }
+
+/// Idle keep-alive connections kept per upstream.
+const MAX_IDLE_PER_UPSTREAM: usize = 1024;
 
 /// The status classes counted, in [`class`]'s order; `error`: no answer.
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
@@ -243,13 +245,7 @@ fn strip_port(host: &str) -> &str {
 
 impl Route {
     fn new(index: usize, spec: RouteSpec) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(spec.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
+        let client = crate::client::http_client(spec.connect_timeout, MAX_IDLE_PER_UPSTREAM);
         let label: Arc<str> = format!("{index}:{}", spec.prefix).into();
         let pool = Pool::new(spec.upstreams.clone(), spec.balance, spec.unhealthy_threshold, spec.health.is_some());
         let route = label.to_string();

@@ -6,13 +6,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use http::{Request, Uri, header};
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use axum::body::Body;
+use chassis::client::HttpClient;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use outbound::{AttemptError, Fault};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -48,7 +45,7 @@ pub struct Quote {
 /// the base URL.
 #[derive(Debug, Clone)]
 pub struct Provider {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: HttpClient,
     url: String,
 }
 
@@ -73,13 +70,7 @@ impl Provider {
     /// `connect_timeout` for TCP and up to `pool` idle connections. (The TLS
     /// handshake is bounded by the attempt's timeout.)
     pub fn new(url: &str, connect_timeout: Duration, pool: usize) -> anyhow::Result<Self> {
-        let mut tcp = HttpConnector::new();
-        tcp.set_connect_timeout(Some(connect_timeout));
-        tcp.set_nodelay(true);
-        tcp.enforce_http(false);
-        let connector =
-            HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(pool).build(connector);
+        let client = chassis::client::http_client(connect_timeout, pool);
         Ok(Self { client, url: url.trim_end_matches('/').to_owned() })
     }
 
@@ -91,7 +82,7 @@ impl Provider {
         let request = Request::get(uri)
             .header(header::USER_AGENT, USER_AGENT)
             .header(header::ACCEPT, "application/json")
-            .body(Empty::new())
+            .body(Body::empty())
             .map_err(|_| malformed(base, "the provider URL does not make a request"))?;
         let response = self.client.request(request).await.map_err(|error| {
             tracing::debug!(%error, "fx provider transport error");
