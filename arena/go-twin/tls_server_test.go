@@ -345,8 +345,11 @@ func TestQUICConnectionWithoutRequestIsClosed(t *testing.T) {
 func TestHTTP3Drain(t *testing.T) {
 	cfg := tlsTestConfig()
 	ts := startTLSTestServer(t, cfg, false)
-	c, tr := ts.h3Client()
+	// The client keeps the connection alive (else QUIC's idle timeout, the
+	// same 300 ms, closes the whole connection first).
+	tr := &http3.Transport{TLSClientConfig: ts.clientTLS(), QUICConfig: &quic.Config{KeepAlivePeriod: 50 * time.Millisecond}}
 	defer tr.Close()
+	c := &http.Client{Transport: tr}
 	res, err := c.Get("https://" + ts.secure + "/big")
 	if err != nil {
 		t.Fatal(err)
@@ -371,5 +374,31 @@ func TestHTTP3Drain(t *testing.T) {
 	if res, err := fresh.Do(req); err == nil {
 		res.Body.Close()
 		t.Fatal(fmt.Sprint("served after the drain: ", res.Status))
+	}
+}
+
+// A client that stops reading an HTTP/3 response does not hold its stream:
+// the response's writes end at the write deadline and the stream is reset.
+func TestHTTP3ClientThatNeverReadsIsReset(t *testing.T) {
+	cfg := tlsTestConfig()
+	cfg.RequestTimeout, cfg.IdleTimeout = 300*time.Millisecond, 300*time.Millisecond
+	ts := startTLSTestServer(t, cfg, false)
+	// The client keeps the connection alive (else QUIC's idle timeout, the
+	// same 300 ms, closes the whole connection first).
+	tr := &http3.Transport{TLSClientConfig: ts.clientTLS(), QUICConfig: &quic.Config{KeepAlivePeriod: 50 * time.Millisecond}}
+	defer tr.Close()
+	c := &http.Client{Transport: tr}
+	res, err := c.Get("https://" + ts.secure + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	// Far past the deadline, without reading: the flow-control window (512
+	// KiB) stops the 4 MiB response long before its end.
+	time.Sleep(cfg.RequestTimeout + cfg.IdleTimeout + slack)
+	n, err := io.Copy(io.Discard, res.Body)
+	var reset *http3.Error
+	if !errors.As(err, &reset) || !reset.Remote || reset.ErrorCode != http3.ErrCodeInternalError || n >= 4<<20 {
+		t.Fatalf("read %d bytes, then %v; want a reset stream", n, err)
 	}
 }
