@@ -334,7 +334,8 @@ class Arena:
     def _loads(self, loads):
         sat = {}
         for scenario in loads:
-            with step(f"{scenario}: saturation x{self.plan.repeats}, {self.protocols}"):
+            protos = self.tls_protocols if scenario in TLS_SCENARIOS else self.protocols
+            with step(f"{scenario}: saturation x{self.plan.repeats}, {protos}"):
                 for _ in range(self.plan.repeats):
                     for twin in self._round(f"{scenario} saturation"):
                         results, hwm, _ = self._block(twin, scenario, None)
@@ -348,8 +349,8 @@ class Arena:
                                 twin, []).append(res["ok_rps"])
         self.rates = scenarios.half_of_slower(sat)
         for scenario in loads:
-            rates = {p: self.rates[(scenario, p)] for p in self.protocols
-                     if (scenario, p) in self.rates}
+            rates = {p: self.rates[(scenario, p)]
+                     for p in self.protocols + self.tls_protocols if (scenario, p) in self.rates}
             with step(f"{scenario}: fixed rate {_fmt_rates(rates)} x{self.plan.repeats}"):
                 for _ in range(self.plan.repeats):
                     for twin in self._round(f"{scenario} fixed rate"):
