@@ -137,10 +137,13 @@ func (e *apiEndpoints) logAttrs() []any {
 	return a
 }
 
-// close releases what listenAPI bound, when it fails half-way.
+// close releases what listenAPI bound, before anything is served.
 func (e *apiEndpoints) close() {
 	if e.plainLn != nil {
 		e.plainLn.Close()
+	}
+	if e.secureLn != nil {
+		e.secureLn.Close()
 	}
 	if e.h3 != nil {
 		e.h3.close()
