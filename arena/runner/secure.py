@@ -9,7 +9,7 @@ resumes a session only when one client reconnects; oha's rustls client
 resumes, which would measure resumption), negotiates HTTP/1.1 by ALPN and
 sends one GET of a product on it. At saturation: bursts of BURST clients at
 once (one connection and one request each) until the load time is up; at a
-fixed rate: `h2load -r` opens that many connections per second. The figure
+fixed rate: `h2load -r N --rate-period Pms` opens N connections every P ms. The figure
 is the service's CPU per connection: a full TLS 1.3 handshake (X25519,
 ECDSA P-256), one GET one product over HTTP/1.1, and the close.
 """
@@ -59,10 +59,30 @@ class H2load:
         return self._run(["-c", str(clients), "-n", str(clients), url], timeout=120)
 
     def at_rate(self, url, rate, seconds):
-        """rate new connections per second for seconds, one request each."""
-        n = max(1, int(rate * seconds))
-        return self._run(["-r", str(max(1, int(rate))), "-c", str(n), "-n", str(n), url],
-                         timeout=seconds + 60)
+        """About rate new connections per second for seconds, one request
+        each, started a few every few ms: h2load's default period (1 s)
+        starts a whole second's connections at once, a burst that queues
+        (and, past max_concurrent_requests, sheds) rather than a rate."""
+        per, period_ms = rate_steps(rate)
+        n = max(1, int(per * 1000 / period_ms * seconds))
+        res = self._run(["-r", str(per), "--rate-period", f"{period_ms}ms",
+                         "-c", str(n), "-n", str(n), url], timeout=seconds + 60)
+        res["rate"] = per * 1000 / period_ms
+        return res
+
+
+def rate_steps(rate):
+    """(connections per period, period in ms) for about rate per second: the
+    shortest period from 5 ms whose rate is within 2 %, else the closest."""
+    best = None
+    for period_ms in range(5, 1001):
+        per = max(1, round(rate * period_ms / 1000))
+        err = abs(per * 1000 / period_ms - rate) / rate
+        if err <= 0.02:
+            return per, period_ms
+        if best is None or err < best[0]:
+            best = (err, per, period_ms)
+    return best[1], best[2]
 
 
 _FINISHED = re.compile(r"finished in ([\d.]+)(us|ms|s),")
@@ -117,7 +137,7 @@ def measure(h2load, service, path, seconds, rate=None):
            "steal_share": max(0.0, steal1 - steal0) / wall,
            "rss_after_kb": service.rss_kb()}
     if rate:
-        res["rate"] = rate
+        res["rate"] = runs[0]["rate"]  # what h2load was asked for, rounded
         for k in ("connect_mean_ms", "connect_max_ms", "ttfb_mean_ms", "ttfb_max_ms"):
             res[k] = runs[0].get(k)
     return res
