@@ -20,26 +20,28 @@ const exitConfig = 64
 
 // Config is the service configuration, read from the environment.
 type Config struct {
-	Listen                string
-	AdminListen           string
-	DatabaseURL           string
-	DBPoolSize            int32
-	RequestTimeout        time.Duration
-	HeaderReadTimeout     time.Duration // from accept to a complete first request head
-	BodyReadTimeout       time.Duration // from the first body read to its last byte; then 408
-	IdleTimeout           time.Duration // keep-alive (HTTP/1.1) and idle HTTP/2 connections
-	MaxBodyBytes          int64
-	MaxConnections        int
-	MaxConcurrentRequests int
-	DrainGrace            time.Duration // after SIGTERM: keep serving, readiness off; may be 0
-	ShutdownTimeout       time.Duration // after the grace: in-flight requests finish, then force-close
-	LogLevel              slog.Level
-	LogOff                bool
-	BallastMB             int           // benchmark only: MiB of live heap to hold
-	IdempotencyTTL        time.Duration // how long an Idempotency-Key and its answer are kept
-	FX                    fx.Settings   // FX.URL "": conversion off
-	ConfigFile            string        // the TOML settings file; only [[proxy.routes]] is read from it
-	Proxy                 []proxy.RouteConfig
+	Listen                  string
+	AdminListen             string
+	DatabaseURL             string
+	DBPoolSize              int32
+	RequestTimeout          time.Duration
+	HeaderReadTimeout       time.Duration // from accept to a complete first request head
+	BodyReadTimeout         time.Duration // from the first body read to its last byte; then 408
+	IdleTimeout             time.Duration // keep-alive (HTTP/1.1) and idle HTTP/2 connections
+	MaxBodyBytes            int64
+	MaxConnections          int
+	MaxConcurrentRequests   int
+	MaxStreamsPerConnection int           // HTTP/2 and HTTP/3 streams open at once on one connection
+	DrainGrace              time.Duration // after SIGTERM: keep serving, readiness off; may be 0
+	ShutdownTimeout         time.Duration // after the grace: in-flight requests finish, then force-close
+	LogLevel                slog.Level
+	LogOff                  bool
+	BallastMB               int           // benchmark only: MiB of live heap to hold
+	IdempotencyTTL          time.Duration // how long an Idempotency-Key and its answer are kept
+	FX                      fx.Settings   // FX.URL "": conversion off
+	ConfigFile              string        // the TOML settings file; only [[proxy.routes]] is read from it
+	Proxy                   []proxy.RouteConfig
+	TLS                     TLSConfig // TLS.CertFile "": cleartext only
 }
 
 type configError struct{ name, value, reason string }
@@ -119,11 +121,13 @@ func loadConfigEnv(lookupEnv func(string) (string, bool)) (*Config, error) {
 	c.MaxBodyBytes = integer("OVERKILL_MAX_BODY_BYTES", "1048576", 1, 1<<30)
 	c.MaxConnections = int(integer("OVERKILL_MAX_CONNECTIONS", "1024", 1, 1_000_000))
 	c.MaxConcurrentRequests = int(integer("OVERKILL_MAX_CONCURRENT_REQUESTS", "512", 1, 1_000_000))
+	c.MaxStreamsPerConnection = int(integer("OVERKILL_MAX_STREAMS_PER_CONNECTION", "100", 1, 10_000))
 	c.DrainGrace = msOrZero("OVERKILL_DRAIN_GRACE_MS", "5000")
 	c.ShutdownTimeout = ms("OVERKILL_SHUTDOWN_TIMEOUT_MS", "10000")
 	c.BallastMB = int(integer("OVERKILL_BALLAST_MB", "0", 0, 64*1024))
 	c.IdempotencyTTL = time.Duration(integer("OVERKILL_IDEMPOTENCY_TTL_SECS", "86400", 60, maxIdempotencyTTLSecs)) * time.Second
 	c.FX = loadFX(lookupEnv, get, integer, &err)
+	c.TLS = loadTLS(get, integer, &err)
 	lvl := get("OVERKILL_LOG_LEVEL", "info")
 	if level, off, ok := parseLogLevel(lvl); ok {
 		c.LogLevel, c.LogOff = level, off

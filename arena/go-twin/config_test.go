@@ -81,7 +81,7 @@ func TestLogFilterDirectives(t *testing.T) {
 
 func TestHTTP2StreamsPerConnection(t *testing.T) {
 	for requests, want := range map[int]int{1: 1, 64: 64, 100: 100, 512: 100} {
-		if got := maxStreams(&Config{MaxConcurrentRequests: requests}); got != want {
+		if got := maxStreams(&Config{MaxConcurrentRequests: requests, MaxStreamsPerConnection: 100}); got != want {
 			t.Errorf("max_concurrent_requests %d: %d streams, want %d", requests, got, want)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
@@ -131,8 +132,12 @@ func (c *conn) CloseWrite() error {
 type connKey struct{}
 
 // withConn is http.Server.ConnContext: it lets the request path find the
-// connection it arrived on (one allocation per connection, none per request).
+// connection it arrived on (one allocation per connection, none per request),
+// under TLS too.
 func withConn(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	if tc, ok := c.(*conn); ok {
 		return context.WithValue(ctx, connKey{}, tc)
 	}
@@ -145,10 +150,14 @@ func withConn(ctx context.Context, c net.Conn) context.Context {
 // accept-time deadline; ConnState cannot say when a head arrived, since
 // HTTP/2 reports Active and Idle after the preface alone); while draining, every response
 // asks the client to go elsewhere (HTTP/1.1: Connection: close; HTTP/2: the
-// server turns that header into a graceful GOAWAY).
+// server turns that header into a graceful GOAWAY). Over TLS with HTTP/3 on,
+// every response advertises HTTP/3 (Alt-Svc).
 type connHandler struct {
 	next     http.Handler
 	draining *atomic.Bool // nil: never
+	// altSvc is the Alt-Svc value, shared by every response (len = cap = 1,
+	// so a handler's Add copies it); nil: none.
+	altSvc []string
 }
 
 func (h connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -157,6 +166,9 @@ func (h connHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.draining != nil && h.draining.Load() {
 		w.Header().Set("Connection", "close")
+	}
+	if h.altSvc != nil {
+		w.Header()["Alt-Svc"] = h.altSvc
 	}
 	h.next.ServeHTTP(w, r)
 }

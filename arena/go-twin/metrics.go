@@ -47,8 +47,8 @@ func newHTTPMetrics() *httpMetrics {
 	return &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total",
-			Help: "HTTP requests handled, by method, route and status.",
-		}, []string{"method", "route", "status"}),
+			Help: "HTTP requests handled, by method, route, status and protocol (http1, http2, http3).",
+		}, []string{"method", "route", "status", "protocol"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "http_request_duration_seconds",
 			Help:    "HTTP request latency, by method and route.",
@@ -95,10 +95,23 @@ func statusLabel(code int) string {
 	return statusLabels[code]
 }
 
-// observe records one finished request. method must already be methodLabel's
-// and route a registered pattern or "unmatched": every label is bounded.
-func (m *httpMetrics) observe(method, route string, status int, elapsed time.Duration) {
-	m.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
+// protocolLabel is the protocol label (and log field) of a request:
+// http1 (HTTP/1.0 included), http2 or http3.
+func protocolLabel(r *http.Request) string {
+	switch r.ProtoMajor {
+	case 3:
+		return "http3"
+	case 2:
+		return "http2"
+	}
+	return "http1"
+}
+
+// observe records one finished request. method must already be methodLabel's,
+// route a registered pattern or "unmatched", protocol protocolLabel's: every
+// label is bounded.
+func (m *httpMetrics) observe(method, route, protocol string, status int, elapsed time.Duration) {
+	m.requests.WithLabelValues(method, route, statusLabel(status), protocol).Inc()
 	m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 }
 

@@ -107,18 +107,19 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics, level slog.Lev
 			if route == "" {
 				route = "unmatched" // one label for every unmatched path
 			}
-			method := methodLabel(r.Method)
+			method, protocol := methodLabel(r.Method), protocolLabel(r)
 			if m != nil {
-				m.observe(method, route, status, elapsed)
+				m.observe(method, route, protocol, status, elapsed)
 			}
-			attrs := [8]slog.Attr{
+			attrs := [9]slog.Attr{
 				slog.String("method", method),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.String("request_id", id),
+				slog.String("protocol", protocol),
 			}
-			n := 5
+			n := 6
 			if info.ProxyRoute != "" {
 				attrs[n], attrs[n+1] = slog.String("proxy_route", info.ProxyRoute), slog.String("proxy_upstream", info.ProxyUpstream)
 				n += 2

@@ -6,8 +6,12 @@
 # arena's scenario mix at it (GET one, GET a list of 50, GET one converted to
 # USD through the FX simulator with the rate cached, POST create, POST an
 # order of 1 and of 5 lines; each over HTTP/1.1 with wrk and over h2c with
-# h2load, SECONDS each; POST create over HTTP/1.1 only), and writes the CPU
-# profile of that run to default.pgo. Needs wrk and h2load (apt-get install wrk nghttp2-client).
+# h2load, SECONDS each; POST create over HTTP/1.1 only; then GET one over
+# HTTP/1.1 and HTTP/2 over TLS with h2load, over HTTP/3 with the arena's oha
+# built with http3 when it is there, and new TLS connections, as the arena's
+# get_one_tls and handshake steps do), and writes the CPU profile of that run
+# to default.pgo. Needs wrk, h2load and openssl (apt-get install wrk
+# nghttp2-client openssl).
 # Usage: arena/go-twin/pgo.sh [SECONDS]   (default 5; commit the result)
 set -euo pipefail
 secs=${1:-5}
@@ -43,12 +47,23 @@ DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/pgo" "$tmp/go-twin" migrate
 first_order_id=$("${psql[@]}" -d pgo -Atc "SELECT min(id) FROM products WHERE sku LIKE 'ORD-%'")
 id=$("${psql[@]}" -d pgo -Atc 'SELECT min(id) FROM products')
 
-# Log level warn as in the arena, so the bound address is not logged: pick it.
+# Log level warn as in the arena, so the bound addresses are not logged:
+# pick them (the TLS one free for UDP too: HTTP/3).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tls_port=$(python3 -c 'import socket
+for _ in range(50):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    try:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", p)); u.close(); print(p); break
+    except OSError:
+        pass')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+  -days 1 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+OVERKILL_TLS_CERT="$tmp/cert.pem" OVERKILL_TLS_KEY="$tmp/key.pem" OVERKILL_TLS_LISTEN="127.0.0.1:$tls_port" \
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/pgo" OVERKILL_CPU_PROFILE="$tmp/cpu.pprof" \
 OVERKILL_FX_URL="$FX_SIM_URL" OVERKILL_FX_QUOTA_PER_SECOND=100000 OVERKILL_FX_QUOTA_BURST=100000 \
 OVERKILL_LISTEN="127.0.0.1:$port" OVERKILL_ADMIN_LISTEN=127.0.0.1:0 OVERKILL_LOG_LEVEL=warn \
-OVERKILL_DB_POOL_SIZE=16 OVERKILL_DRAIN_GRACE_MS=0 "$tmp/go-twin" >"$tmp/log" 2>&1 &
+OVERKILL_DB_POOL_SIZE=16 OVERKILL_DRAIN_GRACE_MS=0 OVERKILL_IDLE_TIMEOUT_MS=1000 "$tmp/go-twin" >"$tmp/log" 2>&1 &
 twin_pid=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 300); do
@@ -99,6 +114,24 @@ for lines in 1 5; do
   wrk -t1 -c64 -d"${secs}s" -s "$tmp/order$lines.lua" "$base/v1/orders" | grep -E 'Requests/sec|Non-2xx' || true
   h2load -c4 -m16 -D "$secs" -d "$tmp/order$lines.json" -H 'content-type: application/json' "$base/v1/orders" |
     grep -E '^finished|^status codes' || true
+done
+
+# Over TLS (idle timeout 1 s, as in the arena: oha's HTTP/3 client waits for
+# the server to close after its load): GET one over HTTP/1.1 and HTTP/2, over HTTP/3 (the arena's oha
+# with http3, when installed), and new connections (fresh h2load clients: full
+# handshakes, one request each).
+tls="https://127.0.0.1:$tls_port"
+h2load --h1 -c64 -D "$secs" "$tls/v1/products/$id" | grep -E '^finished|^status codes' || true
+h2load -c4 -m16 -D "$secs" "$tls/v1/products/$id" | grep -E '^finished|^status codes' || true
+oha_h3="$here/../results/tmp/oha-h3/bin/oha"
+if [ -x "$oha_h3" ]; then
+  "$oha_h3" --no-tui --insecure --http-version 3 -c4 -p16 -z "${secs}s" "$tls/v1/products/$id" | grep -E 'Requests/sec|Success rate' || true
+else
+  echo "no $oha_h3: HTTP/3 left out of the profile" >&2
+fi
+end=$((SECONDS + secs))
+while [ "$SECONDS" -lt "$end" ]; do
+  h2load --h1 -c256 -n256 "$tls/v1/products/$id" | grep -E '^finished' || true
 done
 
 kill -TERM "$twin_pid"

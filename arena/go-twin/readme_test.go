@@ -7,22 +7,27 @@ import (
 	"testing"
 )
 
-// The README's configuration table and config.go declare the same variables.
+// The README's configuration table and config.go (with tls.go, the TLS
+// settings) declare the same variables.
 func TestReadmeListsEverySetting(t *testing.T) {
-	src, err := os.ReadFile("config.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range []string{"config.go", "tls.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := regexp.MustCompile(`"((?:OVERKILL_[A-Z_]+)|DATABASE_URL)"`)
+	names := regexp.MustCompile(`"((?:OVERKILL_[A-Z0-9_]+)|DATABASE_URL)"`)
 	declared := map[string]bool{}
 	for _, m := range names.FindAllStringSubmatch(string(src), -1) {
 		declared[m[1]] = true
 	}
-	rows := regexp.MustCompile("(?m)^\\| `((?:OVERKILL_[A-Z_]+)|DATABASE_URL)` \\|")
+	rows := regexp.MustCompile("(?m)^\\| `((?:OVERKILL_[A-Z0-9_]+)|DATABASE_URL)` \\|")
 	documented := map[string]bool{}
 	for _, m := range rows.FindAllStringSubmatch(string(readme), -1) {
 		documented[m[1]] = true

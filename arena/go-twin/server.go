@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -115,26 +116,33 @@ func run() int {
 
 	adminHandler := (&ops{store: store, draining: &draining, reg: reg, log: logger, fx: rates}).handler()
 
-	apiLn, err := net.Listen("tcp", cfg.Listen)
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+	var certs *certStore
+	var tlsM *tlsMetrics
+	if cfg.TLS.Enabled() {
+		tlsM = newTLSMetrics(reg)
+		certs = newCertStore(&cfg.TLS, logger, tlsM)
+	}
+	endpoints, err := listenAPI(cfg, apiHandler, certs, tlsM, errLog, &draining)
 	if err != nil {
-		logger.Error("cannot listen", "listen", cfg.Listen, "error", err)
+		logger.Error("cannot listen", "error", err)
 		return 1
 	}
 	adminLn, err := net.Listen("tcp", cfg.AdminListen)
 	if err != nil {
-		apiLn.Close()
+		endpoints.close()
 		logger.Error("cannot listen", "admin_listen", cfg.AdminListen, "error", err)
 		return 1
 	}
-
-	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
-	apiSrv := newServer(apiHandler, cfg, errLog, &draining)
 	adminSrv := newServer(adminHandler, cfg, errLog, nil)
 
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- apiSrv.Serve(newListener(apiLn, cfg.MaxConnections, cfg.HeaderReadTimeout)) }()
+	serveErr := make(chan error, 4)
+	endpoints.serve(serveErr)
 	go func() { serveErr <- adminSrv.Serve(newListener(adminLn, 0, cfg.HeaderReadTimeout)) }()
-	logger.Info("listening", "listen", apiLn.Addr().String(), "admin_listen", adminLn.Addr().String())
+	logger.Info("listening", append(endpoints.logAttrs(), "admin_listen", adminLn.Addr().String())...)
+	if certs != nil {
+		watchCerts(certs, cfg.TLS.ReloadInterval)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -144,7 +152,7 @@ func run() int {
 	}
 	stop() // a second signal ends the process at once
 
-	if !drain(apiSrv, &draining, cfg.DrainGrace, cfg.ShutdownTimeout, serveErr, logger) {
+	if !drain(endpoints.servers(), endpoints.h3, &draining, cfg.DrainGrace, cfg.ShutdownTimeout, serveErr, logger) {
 		return 1
 	}
 	adminCtx, cancelAdmin := context.WithTimeout(context.Background(), time.Second)
@@ -219,24 +227,34 @@ func newServer(h http.Handler, cfg *Config, errLog *log.Logger, draining *atomic
 	}
 }
 
-// maxStreamsPerConnection caps the HTTP/2 streams one connection may have
-// open, well below the service-wide request limit, so that one connection
-// cannot take every request slot (the Rust service's cap; Go's default is 250).
-const maxStreamsPerConnection = 100
-
+// maxStreams is the number of HTTP/2 and HTTP/3 streams one connection may
+// have open: max_streams_per_connection, capped by the service-wide request
+// limit, so that one connection cannot take every request slot.
 func maxStreams(cfg *Config) int {
-	return min(maxStreamsPerConnection, cfg.MaxConcurrentRequests)
+	return min(cfg.MaxStreamsPerConnection, cfg.MaxConcurrentRequests)
 }
 
-// drain stops srv in three steps. Readiness turns off at once (load
-// balancers stop sending); for grace the server keeps accepting and serving,
-// each response asking its client to reconnect elsewhere (connHandler);
-// then Shutdown stops accepting, closes idle connections, sends GOAWAY on
-// HTTP/2 and waits up to timeout for in-flight requests; whatever is left
-// after that is closed. It reports false if the server failed meanwhile.
-func drain(srv *http.Server, draining *atomic.Bool, grace, timeout time.Duration, serveErr <-chan error, logger *slog.Logger) bool {
+// drain stops the API in three steps. Readiness turns off at once (load
+// balancers stop sending) and HTTP/3 connections get GOAWAY (h3, nil when
+// off: it refuses new connections from then on, and its streams get the grace
+// and the timeout to finish); for grace the TCP servers keep accepting and
+// serving, each response asking its client to reconnect elsewhere
+// (connHandler); then Shutdown stops accepting, closes idle connections,
+// sends GOAWAY on HTTP/2 and waits up to timeout for in-flight requests;
+// whatever is left after that is closed. It reports false if a server
+// failed meanwhile.
+func drain(srvs []*http.Server, h3 *h3Server, draining *atomic.Bool, grace, timeout time.Duration, serveErr <-chan error, logger *slog.Logger) bool {
 	draining.Store(true)
 	logger.Info("draining", "grace_ms", grace.Milliseconds(), "timeout_ms", timeout.Milliseconds())
+	var h3Done chan error
+	if h3 != nil {
+		h3Done = make(chan error, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), grace+timeout)
+		go func() {
+			defer cancel()
+			h3Done <- h3.shutdown(ctx)
+		}()
+	}
 	if grace > 0 {
 		t := time.NewTimer(grace)
 		select {
@@ -250,9 +268,22 @@ func drain(srv *http.Server, draining *atomic.Bool, grace, timeout time.Duration
 	logger.Info("shutting down", "timeout_ms", timeout.Milliseconds())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		logger.Warn("drain timeout elapsed; closing remaining connections", "error", err)
-		srv.Close()
+	var wg sync.WaitGroup
+	for _, srv := range srvs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				logger.Warn("drain timeout elapsed; closing remaining connections", "error", err)
+				srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if h3Done != nil {
+		if err := <-h3Done; err != nil {
+			logger.Warn("HTTP/3 drain timeout elapsed; connections closed", "error", err)
+		}
 	}
 	return true
 }

@@ -30,14 +30,15 @@ const (
 
 func testConfig() *Config {
 	return &Config{
-		RequestTimeout:        5 * time.Second,
-		HeaderReadTimeout:     headerTimeout,
-		BodyReadTimeout:       400 * time.Millisecond,
-		IdleTimeout:           1500 * time.Millisecond,
-		MaxBodyBytes:          1024,
-		MaxConnections:        64,
-		MaxConcurrentRequests: 64,
-		ShutdownTimeout:       time.Second,
+		RequestTimeout:          5 * time.Second,
+		HeaderReadTimeout:       headerTimeout,
+		BodyReadTimeout:         400 * time.Millisecond,
+		IdleTimeout:             1500 * time.Millisecond,
+		MaxBodyBytes:            1024,
+		MaxConnections:          64,
+		MaxConcurrentRequests:   64,
+		MaxStreamsPerConnection: 100,
+		ShutdownTimeout:         time.Second,
 	}
 }
 
@@ -342,7 +343,7 @@ func TestDrainKeepsServingThroughTheGrace(t *testing.T) {
 	const grace = 600 * time.Millisecond
 	done := make(chan bool)
 	go func() {
-		done <- drain(ts.srv, &ts.draining, grace, cfg.ShutdownTimeout, nil, slog.New(slog.DiscardHandler))
+		done <- drain([]*http.Server{ts.srv}, nil, &ts.draining, grace, cfg.ShutdownTimeout, nil, slog.New(slog.DiscardHandler))
 	}()
 	time.Sleep(50 * time.Millisecond)
 	if !ts.draining.Load() {
@@ -427,13 +428,13 @@ func TestMetricLabelsAreBounded(t *testing.T) {
 		}
 	}
 	want := map[string]bool{
-		"http_requests_total{method=GET,route=/v1/products/{id},status=200}": true,
-		"http_requests_total{method=GET,route=unmatched,status=404}":         true,
-		"http_requests_total{method=OTHER,route=unmatched,status=404}":       true,
-		"http_requests_total{method=OTHER,route=unmatched,status=405}":       true,
-		"http_request_duration_seconds{method=GET,route=/v1/products/{id}}":  true,
-		"http_request_duration_seconds{method=GET,route=unmatched}":          true,
-		"http_request_duration_seconds{method=OTHER,route=unmatched}":        true,
+		"http_requests_total{method=GET,protocol=http1,route=/v1/products/{id},status=200}": true,
+		"http_requests_total{method=GET,protocol=http1,route=unmatched,status=404}":         true,
+		"http_requests_total{method=OTHER,protocol=http1,route=unmatched,status=404}":       true,
+		"http_requests_total{method=OTHER,protocol=http1,route=unmatched,status=405}":       true,
+		"http_request_duration_seconds{method=GET,route=/v1/products/{id}}":                 true,
+		"http_request_duration_seconds{method=GET,route=unmatched}":                         true,
+		"http_request_duration_seconds{method=OTHER,route=unmatched}":                       true,
 	}
 	for k := range seen {
 		if !want[k] {
@@ -496,7 +497,7 @@ func TestDroppedRequestIs499(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(text, "http_requests_total{method=GET,route=/wait,status=499} 1") ||
+	if !strings.Contains(text, "http_requests_total{method=GET,protocol=http1,route=/wait,status=499} 1") ||
 		!strings.Contains(text, "http_requests_in_flight{} 0") {
 		t.Fatal(text)
 	}
@@ -534,7 +535,7 @@ func TestDrainClosesWhatIsLeftAtTheTimeout(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the head is in, the body never completes
 
 	start := time.Now()
-	if !drain(ts.srv, &ts.draining, 0, cfg.ShutdownTimeout, nil, slog.New(slog.DiscardHandler)) {
+	if !drain([]*http.Server{ts.srv}, nil, &ts.draining, 0, cfg.ShutdownTimeout, nil, slog.New(slog.DiscardHandler)) {
 		t.Fatal("drain reported a failure")
 	}
 	if took := time.Since(start); took < cfg.ShutdownTimeout || took > cfg.ShutdownTimeout+slack {

@@ -7,10 +7,10 @@ and is recorded in raw["order"].
 import os
 import subprocess
 
-from . import build, codesize, edit, fxsim, proxies, scenarios
+from . import build, codesize, edit, fxsim, proxies, scenarios, secure
 from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED, GC_TUNED_ENV, GO_TWINS,
-                     FX_SCENARIOS, LOAD_CORE, LOAD_SCENARIOS, MAX_REPEATS, SERVICE_CORE, TWINS, base_twin,
-                     order)
+                     FX_SCENARIOS, LOAD_CORE, LOAD_SCENARIOS, MAX_REPEATS, SERVICE_CORE,
+                     TLS_PROTOCOLS, TLS_SCENARIOS, TWINS, base_twin, order)
 from .load import LoadError, Oha, write_bodies
 from .pg import Postgres
 from .progress import say, step, warn
@@ -18,7 +18,8 @@ from .service import Service, ServiceError
 from .tools import ensure_all
 
 WITH_TUNED = TWINS + tuple(GC_TUNED)
-SERVICE_STEPS = ("cold_start", "memory", "ballast", "proxy") + LOAD_SCENARIOS
+SERVICE_STEPS = ("cold_start", "memory", "ballast", "proxy", "handshake") + LOAD_SCENARIOS
+TLS_STEPS = TLS_SCENARIOS + ("handshake",)
 
 
 class Arena:
@@ -32,6 +33,8 @@ class Arena:
         self.pg = None
         self.oha = None
         self.protocols = ("h1", "h2")
+        self.tls_protocols = TLS_PROTOCOLS
+        self.tls_pair = None  # (cert, key), made when a TLS step runs
         self.product_id = {}
         self.order_product_ids = {}  # twin -> ids of the products orders are placed for
         self.order_bodies = {}  # twin -> {order scenario: body file}
@@ -44,7 +47,8 @@ class Arena:
         self._repair_edits()
         needs_service = any(self.plan.wants(s) for s in SERVICE_STEPS)
         needs_load = any(self.plan.wants(s) for s in LOAD_SCENARIOS + ("ballast", "proxy"))
-        self.tools = ensure_all(need_load=needs_load)
+        needs_tls = any(self.plan.wants(s) for s in TLS_STEPS)
+        self.tools = ensure_all(need_load=needs_load, need_tls=needs_tls, tmp=self.tmp)
         self._binaries()
         if self.plan.wants("size"):
             self._sizes()
@@ -132,8 +136,10 @@ class Arena:
         env["OVERKILL_FX_URL"] = self.fx_sim.url() if self.fx_sim else "off"
         env.update(fxsim.FX_ENV)
         env.update(fxsim.SCENARIO_ENV.get(scenario, {}))
+        tls = self.tls_pair if scenario in TLS_STEPS else None
         return Service(twin, self.bins[base], self.pg.dsn(f"arena_{base}"), SERVICE_CORE,
-                       self.tools["taskset"], self.tmp, ballast_mb=ballast_mb, extra_env=env)
+                       self.tools["taskset"], self.tmp, ballast_mb=ballast_mb, extra_env=env,
+                       tls=tls)
 
     def _round(self, what, twins=TWINS):
         """The order of the next round of blocks, recorded."""
@@ -144,7 +150,10 @@ class Arena:
 
     def _with_services(self):
         if "oha" in self.tools:
-            self.oha = Oha(self.tools["oha"], LOAD_CORE, self.tools["taskset"], self.tmp)
+            self.oha = Oha(self.tools["oha"], LOAD_CORE, self.tools["taskset"], self.tmp,
+                           h3_path=self.tools.get("oha_h3"))
+        if "openssl" in self.tools:
+            self.tls_pair = secure.make_pair(self.tools["openssl"], self.tmp)
         self.pg = Postgres(self.tools["pg_bindir"], LOAD_CORE, self.tools["taskset"])
         with step("starting a throwaway PostgreSQL"):
             self.pg.start()
@@ -168,6 +177,8 @@ class Arena:
         loads = [s for s in LOAD_SCENARIOS if self.plan.wants(s)]
         if loads:
             self._loads(loads)
+        if self.plan.wants("handshake"):
+            self._handshakes()
         if self.plan.wants("ballast"):
             self._ballast()
         if self.plan.wants("proxy"):
@@ -183,6 +194,26 @@ class Arena:
             self._probe_h2(svc)
         finally:
             svc.stop()
+        if any(self.plan.wants(s) for s in TLS_SCENARIOS):
+            self._probe_h3(twin)
+
+    def _probe_h3(self, twin):
+        """HTTP/3 rows only if oha gets answers over HTTP/3 from every twin."""
+        if "h3" not in self.tls_protocols or not self.oha:
+            return
+        svc = self._service(twin, scenario=TLS_SCENARIOS[0])
+        try:
+            svc.start()
+            res = self.oha.run(f"https://127.0.0.1:{svc.tls_port}/v1/products?limit=1", 1,
+                               http3=True)
+            speaks = res["ok"] > 0
+        except (LoadError, ServiceError):
+            speaks = False
+        finally:
+            svc.stop()
+        if not speaks:
+            warn(f"{twin} does not answer oha over HTTP/3: no HTTP/3 rows")
+            self.tls_protocols = tuple(p for p in self.tls_protocols if p != "h3")
 
     def _probe_h2(self, svc):
         if "h2" not in self.protocols or not self.oha:
@@ -272,7 +303,8 @@ class Arena:
             reset = lambda: scenarios.clean_order_rows(self.pg, db)  # noqa: E731
         else:
             reset = lambda: None  # noqa: E731
-        protocols = ("h1",) if ballast_mb else self.protocols
+        protocols = ("h1",) if ballast_mb else (
+            self.tls_protocols if scenario in TLS_SCENARIOS else self.protocols)
         try:
             svc.start()
             rss = svc.rss_kb()
@@ -302,7 +334,8 @@ class Arena:
     def _loads(self, loads):
         sat = {}
         for scenario in loads:
-            with step(f"{scenario}: saturation x{self.plan.repeats}, {self.protocols}"):
+            protos = self.tls_protocols if scenario in TLS_SCENARIOS else self.protocols
+            with step(f"{scenario}: saturation x{self.plan.repeats}, {protos}"):
                 for _ in range(self.plan.repeats):
                     for twin in self._round(f"{scenario} saturation"):
                         results, hwm, _ = self._block(twin, scenario, None)
@@ -316,8 +349,8 @@ class Arena:
                                 twin, []).append(res["ok_rps"])
         self.rates = scenarios.half_of_slower(sat)
         for scenario in loads:
-            rates = {p: self.rates[(scenario, p)] for p in self.protocols
-                     if (scenario, p) in self.rates}
+            rates = {p: self.rates[(scenario, p)]
+                     for p in self.protocols + self.tls_protocols if (scenario, p) in self.rates}
             with step(f"{scenario}: fixed rate {_fmt_rates(rates)} x{self.plan.repeats}"):
                 for _ in range(self.plan.repeats):
                     for twin in self._round(f"{scenario} fixed rate"):
@@ -327,6 +360,57 @@ class Arena:
                             res["rate"] = rates[proto]
                             self.raw["fixed"].setdefault(scenario, {}).setdefault(
                                 proto, {}).setdefault(twin, []).append(res)
+
+    def _handshakes(self):
+        """New TLS connections: saturation, then half the slower twin's rate."""
+        h2load = secure.H2load(self.tools["h2load"], LOAD_CORE, self.tools["taskset"])
+        raw = self.raw.setdefault("handshake", {"saturation": {}, "fixed": {}})
+        with step(f"new TLS connections: saturation x{self.plan.repeats}"):
+            for _ in range(self.plan.repeats):
+                for twin in self._round("handshake saturation"):
+                    res = self._handshake_block(h2load, twin, None)
+                    if res:
+                        raw["saturation"].setdefault(twin, []).append(res)
+        sat = {("handshake", "h1s"): {t: [r["ok_rps"] for r in rs]
+                                      for t, rs in raw["saturation"].items()}}
+        rate = scenarios.half_of_slower(sat).get(("handshake", "h1s"))
+        if not rate:
+            return
+        with step(f"new TLS connections: {rate:.0f}/s x{self.plan.repeats}"):
+            for _ in range(self.plan.repeats):
+                for twin in self._round("handshake fixed rate"):
+                    res = self._handshake_block(h2load, twin, rate)
+                    if res:
+                        raw["fixed"].setdefault(twin, []).append(res)
+
+    def _handshake_block(self, h2load, twin, rate):
+        """One fresh service; a warm-up burst, then the measured load. A
+        disturbed block is run once more, as _block does."""
+        path = f"/v1/products/{self.product_id[base_twin(twin)]}"
+        for attempt in (1, 2):
+            svc = self._service(twin, scenario="handshake")
+            try:
+                svc.start()
+                secure.measure(h2load, svc, path, self.plan.warmup_s)
+                res = secure.measure(h2load, svc, path, self.plan.load_s, rate)
+            except LoadError as e:
+                warn(f"{twin} handshake: load failed, run dropped: {e}")
+                return None
+            finally:
+                svc.stop()
+            say(f"  {twin:8} handshake: {res['ok_rps']:,.0f} conn/s, {res['failed']} failed, "
+                f"{(res['cpu_s_per_1k'] or 0) * 1000:.0f} µs CPU/conn")
+            why = _disturbed({"h1s": res})
+            if not why:
+                return res
+            if attempt == 2 or len(self.raw["repeated_blocks"]) >= MAX_REPEATS:
+                res["disturbed"] = why
+                warn(f"{twin} handshake: disturbed ({why}), kept")
+                return res
+            self.raw["repeated_blocks"].append({"twin": twin, "scenario": "handshake",
+                                                "kind": "fixed" if rate else "saturation",
+                                                "why": why, "first": {"h1s": res}})
+        return None
 
     def _ballast(self):
         rate = getattr(self, "rates", {}).get(("get_one", "h1"))

@@ -3,8 +3,15 @@ import argparse
 from dataclasses import dataclass, field
 
 ALL_STEPS = ("build", "size", "cold_start", "memory", "get_one", "list", "create",
-             "order1", "order5", "fx_hit", "fx_miss", "proxy", "ballast", "code")
-LOAD_SCENARIOS = ("get_one", "list", "create", "order1", "order5", "fx_hit", "fx_miss")
+             "order1", "order5", "fx_hit", "fx_miss", "get_one_tls", "handshake", "proxy",
+             "ballast", "code")
+LOAD_SCENARIOS = ("get_one", "list", "create", "order1", "order5", "fx_hit", "fx_miss",
+                  "get_one_tls")
+# The scenarios served over TLS (each twin with OVERKILL_TLS_* and its own TLS
+# port beside the cleartext one), and their protocols: HTTP/1.1 and HTTP/2
+# over TLS (oha), HTTP/3 (oha built with its http3 feature).
+TLS_SCENARIOS = ("get_one_tls",)
+TLS_PROTOCOLS = ("h1s", "h2s", "h3")
 # The scenarios that convert prices through the FX provider simulator.
 FX_SCENARIOS = ("fx_hit", "fx_miss")
 # The scenarios that write rows, which are removed after each load (about 2 s).
@@ -115,8 +122,11 @@ def estimate_minutes(plan, protocols=2):
     seconds = 0.0
     for s in LOAD_SCENARIOS:
         if plan.wants(s):
-            block = protocols * per_load + 2 + (2 * protocols if s in WRITE_SCENARIOS else 0)
+            n = len(TLS_PROTOCOLS) if s in TLS_SCENARIOS else protocols
+            block = n * per_load + 2 + (2 * n if s in WRITE_SCENARIOS else 0)
             seconds += 2 * plan.repeats * twins * block  # saturation and fixed rate
+    if plan.wants("handshake"):
+        seconds += 2 * plan.repeats * twins * (per_load + 3)
     if plan.wants("ballast"):
         seconds += plan.repeats * tuned * (per_load + 3)
     if plan.wants("memory"):

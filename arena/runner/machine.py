@@ -135,4 +135,8 @@ def versions(tools, oha_version, pg_version, go_bins):
             "go_on_path": version_of(["go", "version"]),
             "oha": oha_version, "postgresql": pg_version,
             "python": platform.python_version(),
-            "taskset": version_of([tools.get("taskset", "taskset"), "--version"])}
+            "taskset": version_of([tools.get("taskset", "taskset"), "--version"]),
+            **({"oha_http3": version_of([tools["oha_h3"], "--version"]),
+                "h2load": version_of([tools["h2load"], "--version"]),
+                "openssl": version_of([tools["openssl"], "version"])}
+               if "oha_h3" in tools else {})}

@@ -5,7 +5,7 @@ import signal
 import sys
 import time
 
-from . import build, machine, report, scenarios
+from . import build, machine, report, scenarios, secure
 from .arena import Arena
 from .config import (DISTURBED_FOREIGN, DISTURBED_STEAL, GC_TUNED_ENV, GO_TWINS, LOAD_CORE,
                      MAX_REPEATS, SERVICE_CORE, estimate_minutes, parse_args, plan_for,
@@ -80,6 +80,7 @@ def _meta(arena, plan, started):
         "gc_tuned_env": GC_TUNED_ENV,
         "binaries": arena.bins,
         "protocols": list(arena.protocols),
+        "tls_protocols": list(arena.tls_protocols),
         "plan": {"repeats": plan.repeats, "load_s": plan.load_s, "warmup_s": plan.warmup_s,
                  "cold_starts": plan.cold_starts, "steps": list(plan.steps),
                  "post_body_lines": plan.body_lines, "ballast_mb": plan.ballast_mb},
@@ -153,6 +154,14 @@ def _method(plan):
         "with distinct SKUs; a repeated SKU gets 409 (share in latest.json, "
         "conflict_share). Rows created by a load are deleted after each block.",
         "GET one: the same seeded product each time. List: GET /v1/products?limit=50.",
+        "Over TLS (get_one_tls): each twin serves TLS and HTTP/3 on a port of its own beside "
+        "the cleartext one (OVERKILL_TLS_CERT/KEY/LISTEN), one self-signed ECDSA P-256 pair "
+        "(openssl) for every twin; GET one over HTTP/1.1+TLS and HTTP/2+TLS (oha) and HTTP/3 "
+        "(oha built with its http3 feature), with the connection and stream counts above.",
+        f"New TLS connections (handshake): h2load, each connection from a fresh client (a "
+        f"full handshake, no resumption) with one GET one over HTTP/1.1; saturation: bursts "
+        f"of {secure.BURST} at once for the load time; fixed rate: h2load -r at half the "
+        "slower twin's saturation rate. CPU per connection = service CPU / connections.",
         f"POST order, 1 and 5 lines: oha -Z sends a random line of a file of "
         f"{scenarios.ORDER_BODY_LINES:,} bodies, each ordering 1 unit of 1 (or 5 distinct) "
         f"of {scenarios.ORDER_PRODUCTS} products seeded with stock "

@@ -16,8 +16,11 @@ SCENARIO_LABEL = {"get_one": "GET one product", "list": "GET list of 50",
                   "create": "POST create", "order1": "POST order, 1 line",
                   "order5": "POST order, 5 lines",
                   "fx_hit": "GET one in USD, rate cached",
-                  "fx_miss": "GET one in USD, rate asked every time"}
-PROTO_LABEL = {"h1": "HTTP/1.1", "h2": "HTTP/2"}
+                  "fx_miss": "GET one in USD, rate asked every time",
+                  "get_one_tls": "GET one product"}
+PROTO_LABEL = {"h1": "HTTP/1.1", "h2": "HTTP/2", "h1s": "HTTP/1.1+TLS", "h2s": "HTTP/2+TLS",
+               "h3": "HTTP/3"}
+HANDSHAKE_LABEL = "New TLS connection (full TLS 1.3 handshake, one GET one over HTTP/1.1)"
 GROUP_ORDER = ("cpu", "latency", "memory", "throughput", "build")
 TUNED_OF = {base: tuned for tuned, base in GC_TUNED.items()}
 
@@ -76,6 +79,7 @@ def build_rows(raw):
     rows += _build_rows(raw)
     rows += _start_and_memory_rows(raw)
     rows += _load_rows(raw)
+    rows += _handshake_rows(raw)
     rows += _ballast_rows(raw)
     # stable: within a group, the order in which the rows were made
     return sorted(rows, key=lambda r: GROUP_ORDER.index(r["group"]))
@@ -149,6 +153,32 @@ def _load_rows(raw):
                              f"{name}: service CPU per request at saturation", "µs",
                              "lower", _field(results, "cpu_s_per_1k"), scale=1000.0,
                              disturbed=bad))
+    return rows
+
+
+def _handshake_rows(raw):
+    h = raw.get("handshake") or {}
+    rows = []
+    fixed = h.get("fixed") or {}
+    if fixed:
+        rate = next((r["rate"] for t in TWINS for r in fixed.get(t, [])), 0)
+        rows.append(_row("cpu.handshake.fixed", "cpu",
+                         f"{HANDSHAKE_LABEL} at {rate:.0f}/s: service CPU per connection", "µs",
+                         "lower", _field(fixed, "cpu_s_per_1k"), scale=1000.0,
+                         disturbed=_disturbed(fixed)))
+        rows.append(_row("lat.handshake.connect_mean", "latency",
+                         f"{HANDSHAKE_LABEL} at {rate:.0f}/s: mean time to connect (h2load)",
+                         "ms", "lower", _field(fixed, "connect_mean_ms"),
+                         disturbed=_disturbed(fixed)))
+    sat = h.get("saturation") or {}
+    if sat:
+        rows.append(_row("rps.handshake", "throughput",
+                         f"{HANDSHAKE_LABEL}: connections per second at saturation", "conn/s",
+                         "higher", _field(sat, "ok_rps"), disturbed=_disturbed(sat)))
+        rows.append(_row("cpu.handshake", "throughput",
+                         f"{HANDSHAKE_LABEL}: service CPU per connection at saturation", "µs",
+                         "lower", _field(sat, "cpu_s_per_1k"), scale=1000.0,
+                         disturbed=_disturbed(sat)))
     return rows
 
 

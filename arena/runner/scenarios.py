@@ -131,6 +131,8 @@ class Targets:
 
     def request(self, scenario, port):
         base = f"http://127.0.0.1:{port}"
+        if scenario == "get_one_tls":  # port: the TLS port
+            return {"url": f"https://127.0.0.1:{port}/v1/products/{self.product_id}"}
         if scenario == "get_one":
             return {"url": f"{base}/v1/products/{self.product_id}"}
         if scenario == "list":
@@ -156,15 +158,14 @@ def run_block(oha, service, targets, scenario, protocols, seconds, warmup_s, rat
     from the seeded table and repeats no SKU of an earlier load).
     Returns {protocol: result} plus the peak RSS of the block.
     """
-    req = targets.request(scenario, service.port)
+    req = targets.request(scenario, service.tls_port or service.port)
     results = {}
     for proto in protocols:
-        h2 = proto == "h2"
-        oha.run(seconds=warmup_s, http2=h2, **req)
+        kw = {"http2": proto in ("h2", "h2s"), "http3": proto == "h3"}
+        oha.run(seconds=warmup_s, **kw, **req)
         reset()
         rate = rates.get(proto) if rates else None
-        results[proto] = measured_load(oha, service, seconds=seconds, http2=h2,
-                                       rate=rate, **req)
+        results[proto] = measured_load(oha, service, seconds=seconds, rate=rate, **kw, **req)
         reset()
     return results, service.hwm_kb()
 

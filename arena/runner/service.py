@@ -17,7 +17,9 @@ class Service:
     extra_env (the GC-tuned Go variant's GOGC/GOMEMLIMIT) is added on top."""
 
     def __init__(self, name, binary, dsn, cpu, taskset, log_dir, ballast_mb=0,
-                 extra_env=None):
+                 extra_env=None, tls=None):
+        """tls: (cert, key) PEM paths: TLS (TCP) and HTTP/3 (UDP) on tls_port
+        beside the cleartext port (docs/design/tls.md, both listeners)."""
         self.name = name
         self.binary = binary
         self.cpu = cpu
@@ -38,6 +40,16 @@ class Service:
         for key in ("GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"):
             self.env.pop(key, None)
         self.env.update(extra_env or {})
+        self.tls_port = None
+        if tls:
+            self.tls_port = free_port(udp_too=True)
+            # Idle 1 s: oha's HTTP/3 client ends a load with GOAWAY and then
+            # waits for the server to close the connection, i.e. for the
+            # QUIC idle timeout (60 s by default). Under load no connection
+            # is idle, so the setting changes nothing else.
+            self.env.update(OVERKILL_TLS_CERT=tls[0], OVERKILL_TLS_KEY=tls[1],
+                            OVERKILL_TLS_LISTEN=f"127.0.0.1:{self.tls_port}",
+                            OVERKILL_IDLE_TIMEOUT_MS="1000")
         self.proc = None
         self.ready_after = None
 

@@ -52,6 +52,25 @@ def ensure_oha():
     return path
 
 
+def ensure_oha_h3(tmp):
+    """An oha built with its http3 feature (experimental), for the HTTP/3
+    rows, in tmp/oha-h3 (the plain oha stays the one for every TCP row).
+    Debian's h2load (nghttp2 1.52) is built without ngtcp2: no HTTP/3."""
+    root = os.path.join(tmp, "oha-h3")
+    path = os.path.join(root, "bin", "oha")
+    if os.access(path, os.X_OK):
+        return path
+    if not _which("cargo"):
+        raise ToolMissing("oha with http3 is missing and cargo is not there to install it")
+    with step("cargo install oha --locked --features http3 -j 1 (about 10 minutes, once)"):
+        r = subprocess.run(["cargo", "install", "oha", "--locked", "--features", "http3",
+                            "-j", "1", "--root", root],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0 or not os.access(path, os.X_OK):
+        raise ToolMissing(f"cargo install oha --features http3 failed:\n{r.stderr[-2000:]}")
+    return path
+
+
 def find_pg_bindir():
     candidates = []
     initdb = shutil.which("initdb")
@@ -74,8 +93,10 @@ def ensure_postgres():
     return bindir
 
 
-def ensure_all(need_load=True):
-    """Returns {name: path}. Raises ToolMissing when something cannot be had."""
+def ensure_all(need_load=True, need_tls=False, tmp=None):
+    """Returns {name: path}. Raises ToolMissing when something cannot be had.
+    need_tls: openssl (the arena's certificate pair), h2load (new TLS
+    connections) and oha with HTTP/3 (installed under tmp)."""
     tools = {
         "taskset": _need_apt("taskset", "util-linux"),
         "file": _need_apt("file", "file"),
@@ -84,6 +105,10 @@ def ensure_all(need_load=True):
     }
     if need_load:
         tools["oha"] = ensure_oha()
+    if need_tls:
+        tools["openssl"] = _need_apt("openssl", "openssl")
+        tools["h2load"] = _need_apt("h2load", "nghttp2-client")
+        tools["oha_h3"] = ensure_oha_h3(tmp)
     say("tools: " + ", ".join(f"{k}={v}" for k, v in tools.items()))
     return tools
 

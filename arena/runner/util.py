@@ -8,10 +8,22 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(udp_too=False):
+    """A free TCP port on loopback; udp_too: free for UDP as well (HTTP/3
+    is served on UDP at the TLS port's number)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not udp_too:
+            return port
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise OSError("no port free for both TCP and UDP")
 
 
 def http_request(port, method, path, body=None, timeout=5.0):
