@@ -13,7 +13,6 @@ use chassis::tls::{PairError, Tls, TlsAcceptor};
 use chassis::{HttpSettings, Shutdown};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use utoipa::openapi::OpenApi;
 
 use crate::api::{self, AppState};
 use crate::ballast;
@@ -106,7 +105,6 @@ pub struct Application {
     admin: Router,
     http: HttpSettings,
     shutdown: Shutdown,
-    openapi: Arc<OpenApi>,
     metrics: PrometheusHandle,
     keys: IdempotencyStore,
     db: Database,
@@ -143,7 +141,7 @@ impl Application {
         };
         let proxy = Proxy::new(config.proxy_routes.clone());
         proxy.spawn_health_checks(shutdown.clone());
-        let (api, openapi) = api::router(state, proxy.clone(), &config.http);
+        let api = api::router(state, proxy.clone(), &config.http);
         let admin = ops::router(Ops {
             readiness: Arc::new(Readiness { db: db.clone(), fx, proxy }),
             shutdown: shutdown.clone(),
@@ -171,7 +169,6 @@ impl Application {
             admin,
             http: config.http,
             shutdown,
-            openapi,
             metrics,
             keys,
             db,
@@ -196,11 +193,6 @@ impl Application {
     /// Triggering this drains and stops the application.
     pub fn shutdown(&self) -> Shutdown {
         self.shutdown.clone()
-    }
-
-    /// The OpenAPI document the API serves.
-    pub fn openapi(&self) -> Arc<OpenApi> {
-        self.openapi.clone()
     }
 
     /// Serves until shutdown is triggered, then drains the API; the admin

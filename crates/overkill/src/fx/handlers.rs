@@ -19,8 +19,17 @@ use crate::money::Currency;
 /// Most quotes one `/v1/fx/rates` request may name.
 pub const MAX_QUOTES: usize = 20;
 
-/// The `/v1/fx` routes, documented.
-pub fn router<S>() -> OpenApiRouter<S>
+/// The `/v1/fx` routes, as served.
+pub fn router<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Fx: FromRef<S>,
+{
+    axum::Router::new().route("/v1/fx/rates", axum::routing::get(rates))
+}
+
+/// The same routes with their documentation (`crate::api::document`).
+pub fn documented<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Fx: FromRef<S>,

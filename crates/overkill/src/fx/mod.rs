@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-pub use handlers::{document_distinct_quotes, router, target_currency};
+pub use handlers::{document_distinct_quotes, documented, router, target_currency};
 use provider::{Lookup, Provider, Quote};
 
 use crate::money::{Currency, Rate};

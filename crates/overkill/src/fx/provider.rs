@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use http::{Request, Uri, header};
 use axum::body::Body;
 use chassis::client::HttpClient;
+use http::{Request, Uri, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use outbound::{AttemptError, Fault};
 use serde::Deserialize;

@@ -11,7 +11,9 @@ mod model;
 mod reserve;
 mod store;
 
+use axum::Router;
 use axum::extract::FromRef;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,8 +22,21 @@ pub use store::OrderStore;
 
 use crate::idempotency::IdempotencyStore;
 
-/// The `/v1/orders` routes, documented.
-pub fn router<S>() -> OpenApiRouter<S>
+/// The `/v1/orders` routes, as served.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    OrderStore: FromRef<S>,
+    IdempotencyStore: FromRef<S>,
+{
+    Router::new()
+        .route("/v1/orders", post(handlers::create).get(handlers::list))
+        .route("/v1/orders/{id}", get(handlers::get_one))
+        .route("/v1/orders/{id}/cancel", post(handlers::cancel))
+}
+
+/// The same routes with their documentation (`crate::api::document`).
+pub fn documented<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     OrderStore: FromRef<S>,

@@ -11,7 +11,9 @@ mod listing;
 mod model;
 pub(crate) mod store;
 
+use axum::Router;
 use axum::extract::FromRef;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,8 +22,20 @@ pub use store::ProductStore;
 
 use crate::fx::Fx;
 
-/// The `/v1/products` routes, documented.
-pub fn router<S>() -> OpenApiRouter<S>
+/// The `/v1/products` routes, as served.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ProductStore: FromRef<S>,
+    Fx: FromRef<S>,
+{
+    Router::new()
+        .route("/v1/products", post(handlers::create).get(handlers::list))
+        .route("/v1/products/{id}", get(handlers::get_one).patch(handlers::patch).delete(handlers::delete))
+}
+
+/// The same routes with their documentation (`crate::api::document`).
+pub fn documented<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ProductStore: FromRef<S>,

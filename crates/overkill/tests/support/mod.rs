@@ -37,7 +37,6 @@ pub struct TestApp {
     /// Set when the app runs in this process.
     pub shutdown: Option<chassis::Shutdown>,
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    pub openapi: Option<std::sync::Arc<utoipa::openapi::OpenApi>>,
     pub database: Option<TestDatabase>,
     /// The database file, when the app runs in this process on SQLite.
     pub sqlite_path: Option<std::path::PathBuf>,
@@ -114,7 +113,6 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
     };
     let admin = format!("http://{}", app.admin_addr());
     let shutdown = app.shutdown();
-    let openapi = app.openapi();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
@@ -123,7 +121,6 @@ pub async fn spawn_app_on(database: DatabaseUrl, configure: impl FnOnce(&mut Con
         client: client(),
         shutdown: Some(shutdown),
         server: Some(server),
-        openapi: Some(openapi),
         database: None,
         sqlite_path,
         process: None,
@@ -140,7 +137,6 @@ fn external(base: String) -> TestApp {
         client: client(),
         shutdown: None,
         server: None,
-        openapi: None,
         database: None,
         sqlite_path: None,
         process: None,
