@@ -148,10 +148,26 @@ impl Tls {
     }
 }
 
-type Stamp = Option<(SystemTime, u64)>;
+/// What identifies a version of a file: its modification time, its size
+/// and (on Unix) its inode, since a file replaced by a rename within one
+/// tick of the file system's clock, at the same size, differs only there.
+type Stamp = Option<(SystemTime, u64, u64)>;
 
 fn stamps(store: &CertStore) -> [Stamp; 2] {
-    store.paths().map(|path| std::fs::metadata(path).ok().and_then(|m| Some((m.modified().ok()?, m.len()))))
+    store.paths().map(|path| {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some((metadata.modified().ok()?, metadata.len(), inode(&metadata)))
+    })
+}
+
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 #[cfg(unix)]

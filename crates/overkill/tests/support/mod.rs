@@ -182,7 +182,8 @@ fn spawn_process(binary: &str, env: &[(&str, String)]) -> TestApp {
     let address = |key: &str| line[key].as_str().map(str::to_owned);
     let tls_only = env.iter().any(|(key, _)| *key == "OVERKILL_TLS_CERT")
         && !env.iter().any(|(key, _)| *key == "OVERKILL_TLS_LISTEN");
-    let listen = address("listen").unwrap();
+    // TLS only: the twin names the one API address `tls_listen`.
+    let listen = address("listen").or_else(|| address("tls_listen")).unwrap();
     let tls = address("tls_listen").or_else(|| tls_only.then(|| listen.clone())).map(|a| format!("https://{a}"));
     let base = if tls_only { format!("https://{listen}") } else { format!("http://{listen}") };
     TestApp {

@@ -240,14 +240,18 @@ async fn a_streamed_upload_over_the_body_limit_gets_413_over_http3() {
     let mut h3 = H3Client::connect(tls_base(&app), &pair.cert);
     // No content-length: the limit is found while streaming, and the
     // client is stopped well before it sends all 8 MiB.
-    let answer =
-        h3.send(&json!({"method": "POST", "path": "/v1/products", "stream_bytes": 8 << 20, "chunk": 16384})).await;
+    let content_type = json!(["content-type", "application/json"]);
+    let streamed = json!({"method": "POST", "path": "/v1/products", "headers": [content_type.clone()],
+                          "stream_bytes": 8 << 20, "chunk": 16384});
+    let answer = h3.send(&streamed).await;
     assert_eq!(answer["status"], 413, "{answer}");
     assert!(answer["sent_bytes"].as_u64().unwrap() < 8 << 20, "the upload was not stopped: {answer}");
     // A declared length over the limit is refused from the declaration.
     let declared = h3
-        .send(&json!({"method": "POST", "path": "/v1/products", "headers": [["content-length", "1000000"]],
-                       "stream_bytes": 1_000_000, "chunk": 16384}))
+        .send(
+            &json!({"method": "POST", "path": "/v1/products", "headers": [content_type, ["content-length", "1000000"]],
+                       "stream_bytes": 1_000_000, "chunk": 16384}),
+        )
         .await;
     assert_eq!(declared["status"], 413, "{declared}");
     // The connection still serves.
