@@ -71,9 +71,18 @@ pub fn parse_filter(filter: &str) -> Result<Targets, String> {
     if filter.trim().is_empty() {
         return Err("the log filter is empty; give a level such as info, or off".to_owned());
     }
-    filter
-        .parse::<Targets>()
-        .map_err(|error| format!("`{filter}` is not a log filter such as info or overkill=debug,warn: {error}"))
+    let invalid = |why: &str| format!("`{filter}` is not a log filter such as info or overkill=debug,warn: {why}");
+    // `Targets` takes any text before `=` as a target; a target is a
+    // module path, so anything else is a mistake (e.g. EnvFilter's span
+    // syntax, which this filter does not have).
+    for directive in filter.split(',') {
+        let target = directive.split_once('=').map_or(directive, |(target, _)| target).trim();
+        let path = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-');
+        if target.is_empty() || !target.chars().all(path) {
+            return Err(invalid(&format!("`{}` is neither a level nor a module path", directive.trim())));
+        }
+    }
+    filter.parse::<Targets>().map_err(|error| invalid(&error.to_string()))
 }
 
 /// Installs the global Prometheus recorder on first call and returns its

@@ -27,5 +27,6 @@ async fn a_request_dropped_mid_flight_is_counted_as_499_and_lowers_the_gauge() {
 
     let text = metrics.render();
     assert!(text.contains("http_requests_in_flight 0"), "{text}");
-    assert!(text.contains(r#"http_requests_total{method="POST",route="/upload",status="499"} 1"#), "{text}");
+    let counted = r#"http_requests_total{method="POST",route="/upload",status="499",protocol="http1"} 1"#;
+    assert!(text.contains(counted), "{text}");
 }

@@ -153,7 +153,7 @@ mod tests {
         let der = certificate(b"250101000000Z", b"20500301120000Z", true);
         let validity = read(&der).unwrap();
         assert_eq!(validity.not_before, 1_735_689_600); // 2025-01-01T00:00:00Z
-        assert_eq!(validity.not_after, 2_529_662_400); // 2050-03-01T12:00:00Z
+        assert_eq!(validity.not_after, 2_529_748_800); // 2050-03-01T12:00:00Z
         // UTCTime 50..99 is the 20th century; no version field is v1.
         let validity = read(&certificate(b"991231235959Z", b"000229000000Z", false)).unwrap();
         assert_eq!(validity.not_before, 946_684_799);

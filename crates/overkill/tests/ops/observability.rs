@@ -18,9 +18,9 @@ async fn metrics_count_requests_by_route_template_with_latency_buckets() {
     assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = metrics.text().await.unwrap();
     for expected in [
-        r#"http_requests_total{method="POST",route="/v1/products",status="201"}"#,
-        r#"http_requests_total{method="GET",route="/v1/products/{id}",status="200"}"#,
-        r#"http_requests_total{method="GET",route="/v1/products/{id}",status="404"}"#,
+        r#"http_requests_total{method="POST",route="/v1/products",status="201",protocol="http1"}"#,
+        r#"http_requests_total{method="GET",route="/v1/products/{id}",status="200",protocol="http1"}"#,
+        r#"http_requests_total{method="GET",route="/v1/products/{id}",status="404",protocol="http1"}"#,
         r#"route="unmatched",status="404""#,
         r#"http_request_duration_seconds_bucket{method="GET",route="/v1/products/{id}",le="0.005"}"#,
         "http_requests_in_flight",
