@@ -111,13 +111,14 @@ class Arena:
         return path
 
     def _default_rust_bin(self):
-        path = os.path.join(self.repo, "target", "release", "overkill")
+        # the shipped binary: the `dist` profile (fat LTO), not `release`
+        path = os.path.join(self.repo, "target", "dist", "overkill")
         if not self.args.skip_build:
-            with step("Rust: cargo build --release -p overkill"):
-                r = subprocess.run(["cargo", "build", "--release", "-p", "overkill"],
+            with step("Rust: cargo build --profile dist -p overkill"):
+                r = subprocess.run(["cargo", "build", "--profile", "dist", "-p", "overkill"],
                                    cwd=self.repo)
             if r.returncode != 0:
-                raise build.BuildError("cargo build --release -p overkill failed")
+                raise build.BuildError("cargo build --profile dist -p overkill failed")
         return path
 
     def _sizes(self):

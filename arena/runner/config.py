@@ -89,7 +89,7 @@ def parse_args(argv):
     p.add_argument("--skip-build", action="store_true",
                    help="use existing binaries; no build timings")
     p.add_argument("--rust-bin", help="Rust service binary (default: build it, or "
-                   "target/release/overkill with --skip-build)")
+                   "target/dist/overkill with --skip-build)")
     p.add_argument("--go-bin", help="Go twin binary built by Go 1.24 "
                    "(default: arena/go-twin/go-twin from build.sh)")
     p.add_argument("--go-new", default=DEFAULT_GO_NEW,

@@ -95,10 +95,13 @@ def rustc_of_binary(path):
 
 
 def rust_build(repo, binary=None):
-    """How the measured Rust service is built: compiler, release profile, allocator."""
+    """How the measured Rust service is built: compiler, profile (`dist`, over
+    `release`), allocator."""
     with open(os.path.join(repo, "Cargo.toml"), "rb") as f:
         cargo = tomllib.load(f)
-    profile = cargo.get("profile", {}).get("release", {})
+    profiles = cargo.get("profile", {})
+    profile = {**profiles.get("release", {}), **profiles.get("dist", {})}
+    profile.pop("inherits", None)
     text = ", ".join(f"{k} = {json.dumps(v)}" for k, v in profile.items())
     # The service sets no global allocator (checked in the source and the lock
     # file), so it runs on the system allocator: glibc malloc.

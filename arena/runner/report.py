@@ -130,7 +130,7 @@ def _rust_line(meta):
     rb = meta.get("rust_build") or {}
     if not rb:
         return ""
-    return (f"Rust: {rb.get('rustc')}, release profile {rb.get('profile_text')}, "
+    return (f"Rust: {rb.get('rustc')}, dist profile {rb.get('profile_text')}, "
             f"{rb.get('allocator')}; code floor rust-version {rb.get('rust_version')}.")
 
 
@@ -139,7 +139,7 @@ def _rust_build(meta):
     if not rb:
         return []
     return [f"- Rust build: compiler `{rb.get('rustc')}` (the binary's .comment names "
-            f"`{rb.get('binary_built_by')}`); `[profile.release]` "
+            f"`{rb.get('binary_built_by')}`); `[profile.dist]` over `[profile.release]`: "
             f"{rb.get('profile_text')}; allocator: {rb.get('allocator')}; the code's floor "
             f"is `rust-version = \"{rb.get('rust_version')}\"` (clippy's incompatible_msrv "
             "lint holds it).\n"]

@@ -90,6 +90,7 @@ def _build_rows(raw):
     b = raw.get("build") or {}
     if b:
         for key, label in (("clean_release_s", "Clean release build"),
+                           ("clean_dist_s", "Clean build of the shipped binary (Rust: dist profile)"),
                            ("rebuild_debug_s", "Rebuild after a one-line edit, debug"),
                            ("rebuild_release_s", "Rebuild after a one-line edit, release")):
             rows.append(_row(f"build.{key}", "build", label, "s", "lower",
