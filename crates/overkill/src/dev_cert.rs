@@ -62,7 +62,15 @@ fn write_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> 
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let _ = secret;
     let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    // `mode` applies only to a new file: an existing one (`--force`) is
+    // narrowed too.
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", path.display()))?;
+    }
+    let _ = secret;
     file.write_all(contents).with_context(|| format!("cannot write {}", path.display()))
 }

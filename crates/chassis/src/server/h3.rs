@@ -21,6 +21,7 @@ mod body;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -81,7 +82,12 @@ pub fn bind(address: SocketAddr, tls: &Tls, settings: &HttpSettings) -> anyhow::
         .max_concurrent_uni_streams(MAX_UNI_STREAMS.into())
         .stream_receive_window(STREAM_WINDOW.into())
         .receive_window(CONNECTION_WINDOW.into())
-        .max_idle_timeout(Some(quinn::IdleTimeout::try_from(settings.idle_timeout)?));
+        .max_idle_timeout(Some(quinn::IdleTimeout::try_from(settings.idle_timeout)?))
+        // QUIC's idle timer counts silence, and a handler that runs longer
+        // than it is silent: keep-alives hold the connection while the
+        // client answers them; the idle rule with no request in flight is
+        // the connection's own (`Activity`), as on TCP.
+        .keep_alive_interval(Some((settings.idle_timeout / 3).max(Duration::from_millis(10))));
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(Arc::new(transport)).max_incoming(settings.max_connections);
     Ok(quinn::Endpoint::server(config, address)?)
@@ -169,6 +175,8 @@ async fn connection(
     };
 
     let activity = Arc::new(Activity::new());
+    // Request streams being served (not the refused ones).
+    let streams = Arc::new(AtomicUsize::new(0));
     let mut closing: Option<Instant> = None;
     loop {
         let deadline = activity.deadline(first_request_by, &settings, closing);
@@ -176,8 +184,13 @@ async fn connection(
         tokio::select! {
             biased;
             accepted = h3.accept() => match accepted {
+                // After our GOAWAY every new stream is one it says was not
+                // processed: refused, never run (the client may retry it).
+                Ok(Some(resolver)) if closing.is_some() => {
+                    tokio::spawn(refuse(resolver, settings.header_read_timeout));
+                }
                 Ok(Some(resolver)) => {
-                    let open = Open(activity.clone());
+                    let open = Open::new(&activity, &streams);
                     tokio::spawn(request(resolver, app.clone(), peer, open, settings.header_read_timeout));
                 }
                 // GOAWAY sent or received, and every request answered.
@@ -192,17 +205,25 @@ async fn connection(
                         return quic.close(NO_ERROR.into(), b"");
                     }
                     Some((at, Expiry::Close)) if at <= Instant::now() => {
-                        closing = Some(go_away(&mut h3).await);
+                        let Some(at) = go_away(&mut h3, settings.header_read_timeout).await else {
+                            return quic.close(NO_ERROR.into(), b"");
+                        };
+                        closing = Some(at);
                     }
                     _ => {}
                 }
             }
-            () = phases.draining.wait(), if closing.is_none() => closing = Some(go_away(&mut h3).await),
+            () = phases.draining.wait(), if closing.is_none() => {
+                let Some(at) = go_away(&mut h3, settings.header_read_timeout).await else {
+                    return quic.close(NO_ERROR.into(), b"shutdown");
+                };
+                closing = Some(at);
+            }
             () = phases.aborting.cancelled() => return quic.close(NO_ERROR.into(), b"shutdown"),
         }
         // h3 ends `accept` only after a GOAWAY it *received*; after ours,
         // the connection is done once no request stream is left.
-        if closing.is_some() && Arc::strong_count(&activity) == 1 {
+        if closing.is_some() && streams.load(Ordering::Acquire) == 0 {
             break;
         }
     }
@@ -232,32 +253,57 @@ async fn handshake(incoming: quinn::Incoming, deadline: Instant, phases: &Phases
 }
 
 /// Sends GOAWAY: requests already open are answered, later ones refused
-/// (H3_REQUEST_REJECTED, safe for the client to retry elsewhere).
-async fn go_away(h3: &mut H3Connection) -> Instant {
+/// (H3_REQUEST_REJECTED, safe for the client to retry elsewhere). `None`
+/// when the frame could not be written within `timeout` (a client that
+/// grants no flow-control credit): the caller closes the connection.
+async fn go_away(h3: &mut H3Connection, timeout: Duration) -> Option<Instant> {
     // h3 counts from the last stream it accepted: 1 names the next one,
     // the first *not* processed, as RFC 9114 §5.2 wants (0 would tell the
     // client its last request was never run, inviting a retry).
-    if let Err(error) = h3.shutdown(1).await {
-        tracing::debug!(%error, "HTTP/3 GOAWAY failed");
+    match tokio::time::timeout(timeout, h3.shutdown(1)).await {
+        Ok(Ok(())) => Some(Instant::now()),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "HTTP/3 GOAWAY failed");
+            Some(Instant::now())
+        }
+        Err(_) => None,
     }
-    Instant::now()
 }
 
-/// A request stream's hold on its connection: the connection counts
-/// these (`Arc` clones of its activity) to know when nothing is left
-/// after GOAWAY, and is woken as each ends.
-struct Open(Arc<Activity>);
+/// Refuses a request stream that arrived after GOAWAY, without running it.
+async fn refuse(resolver: RequestResolver, head_timeout: Duration) {
+    if let Ok(Ok((_, mut stream))) = tokio::time::timeout(head_timeout, resolver.resolve_request()).await {
+        stream.stop_sending(h3::error::Code::H3_REQUEST_REJECTED);
+        stream.stop_stream(h3::error::Code::H3_REQUEST_REJECTED);
+    }
+}
+
+/// A request stream's hold on its connection: the connection counts them
+/// to know when nothing is left after GOAWAY, and is woken as each ends
+/// (after the count drops, so the wake never sees a stale count).
+struct Open {
+    activity: Arc<Activity>,
+    streams: Arc<AtomicUsize>,
+}
+
+impl Open {
+    fn new(activity: &Arc<Activity>, streams: &Arc<AtomicUsize>) -> Self {
+        streams.fetch_add(1, Ordering::AcqRel);
+        Self { activity: activity.clone(), streams: streams.clone() }
+    }
+}
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.changed.notify_one();
+        self.streams.fetch_sub(1, Ordering::AcqRel);
+        self.activity.changed.notify_one();
     }
 }
 
 /// Reads one request's head, runs it through the router with its body
 /// streaming, and writes the response as it comes.
 async fn request(resolver: RequestResolver, app: Router, peer: SocketAddr, open: Open, head_timeout: Duration) {
-    let activity = &open.0;
+    let activity = &open.activity;
     let (head, stream) = match tokio::time::timeout(head_timeout, resolver.resolve_request()).await {
         Ok(Ok(resolved)) => resolved,
         Ok(Err(error)) => return tracing::debug!(%error, %peer, "HTTP/3 request rejected"),

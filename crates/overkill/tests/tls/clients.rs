@@ -78,10 +78,13 @@ pub async fn served_certificate(ca: &Path, url: &str) -> String {
 
 /// Runs h2load (HTTP/2 over TLS) and returns its report.
 pub async fn h2load(url: &str, requests: u32, clients: u32, streams: u32) -> String {
-    let output = Command::new("h2load")
+    let run = Command::new("h2load")
         .args(["-n", &requests.to_string(), "-c", &clients.to_string(), "-m", &streams.to_string(), url])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), run)
         .await
+        .expect("h2load finishes within 60 s")
         .expect("h2load runs (scripts/test installs nghttp2-client)");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
