@@ -266,15 +266,18 @@ impl Route {
         let upgrade = headers::is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let retryable = is_idempotent(&parts.method) && body.is_end_stream();
-        let client_host = parts.headers.get(header::HOST).cloned();
+        // HTTP/2 and HTTP/3 carry the host in `:authority`, not `Host`.
+        let client_host = parts
+            .headers
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| parts.uri.authority().and_then(|authority| HeaderValue::from_str(authority.as_str()).ok()));
+        let proto = if parts.extensions.get::<crate::server::Secure>().is_some() { "https" } else { "http" };
         headers::remove_hop_by_hop(&mut parts.headers, true);
         // The client's `Expect: 100-continue` was answered here, when the
         // body was first read; upstream, the body simply follows the head.
         parts.headers.remove(header::EXPECT);
-        headers::add_forwarding(
-            &mut parts.headers,
-            &headers::Origin { peer, host: client_host.as_ref(), proto: "http" },
-        );
+        headers::add_forwarding(&mut parts.headers, &headers::Origin { peer, host: client_host.as_ref(), proto });
         if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
             parts.headers.insert(header::HeaderName::from_static("x-request-id"), id);
         }

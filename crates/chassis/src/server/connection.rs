@@ -94,7 +94,9 @@ pub(super) async fn serve<A: Acceptor>(
         () = phases.aborting.cancelled() => return,
     };
     let activity = Arc::new(Activity::new());
-    let service = ConnectionService { app, peer, activity: activity.clone(), draining: phases.draining.clone() };
+    let secure = matches!(io, super::Stream::Tls(_));
+    let service =
+        ConnectionService { app, peer, secure, activity: activity.clone(), draining: phases.draining.clone() };
     let io = ProgressIo { io, progress: activity.progress.clone() };
     let connection = builder.serve_connection_with_upgrades(
         TokioIo::new(io),
@@ -262,6 +264,8 @@ impl Drop for InFlight {
 struct ConnectionService {
     app: Router,
     peer: SocketAddr,
+    /// Whether the connection is TLS.
+    secure: bool,
     activity: Arc<Activity>,
     draining: Shutdown,
 }
@@ -277,6 +281,9 @@ impl ConnectionService {
         let mut request = request.map(Body::new);
         // axum's `ConnectInfo` extractor reads this: handlers see the peer.
         request.extensions_mut().insert(ConnectInfo(self.peer));
+        if self.secure {
+            request.extensions_mut().insert(super::Secure);
+        }
         let (app, draining) = (self.app.clone(), self.draining.clone());
         Box::pin(async move {
             let Ok(mut response) = app.oneshot(request).await;

@@ -314,6 +314,7 @@ async fn request(resolver: RequestResolver, app: Router, peer: SocketAddr, open:
     let mut request = Request::from_parts(head.into_parts().0, Body::new(RecvBody::new(recv)));
     *request.version_mut() = Version::HTTP_3;
     request.extensions_mut().insert(ConnectInfo(peer));
+    request.extensions_mut().insert(super::Secure);
     let Ok(response) = app.oneshot(request).await;
     guard.handled();
     // The guard lives until the last byte is written: the connection

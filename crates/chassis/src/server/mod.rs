@@ -39,6 +39,12 @@ use self::connection::Phases;
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
 
+/// On every request that arrived over TLS or QUIC (a request extension):
+/// what a handler or the proxy reads to know the client's scheme was
+/// `https`, whatever the request's URI says (HTTP/1.1 sends no scheme).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secure;
+
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop
 /// does not spin while the condition lasts.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);

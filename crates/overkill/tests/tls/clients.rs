@@ -22,7 +22,6 @@ pub struct CurlAnswer {
     pub version: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    #[allow(dead_code)]
     pub body: String,
 }
 

@@ -360,3 +360,29 @@ async fn http3_connections_get_goaway_naming_the_first_unprocessed_stream_and_cl
     assert_eq!(closed["goaway"], 8, "{closed}");
     h3.finish().await;
 }
+
+#[tokio::test]
+async fn proxied_requests_over_tls_tell_the_upstream_the_scheme_was_https_and_the_host() {
+    let upstream = testkit::upstream::Upstream::start("a").await;
+    let pair = pair();
+    let routes = pair.dir.path().join("overkill.toml");
+    std::fs::write(
+        &routes,
+        format!("[[proxy.routes]]\nprefix = \"/api/\"\nupstreams = [\"{}\"]\n", upstream.authority()),
+    )
+    .unwrap();
+    let app = serve(&pair, true, &[("OVERKILL_CONFIG", routes.display().to_string())]).await;
+    let tls = tls_base(&app);
+    let host = tls.trim_start_matches("https://");
+    for flag in ["--http1.1", "--http2"] {
+        let answer = curl(flag, &pair.cert, &format!("{tls}/api/things"), &[]).await;
+        assert_eq!(answer.status, 200, "{flag}: {answer:?}");
+        let doc: Value = serde_json::from_str(&answer.body).unwrap();
+        let first = |name: &str| doc["headers"][name][0].as_str().map(str::to_owned);
+        assert_eq!(first("x-forwarded-proto").as_deref(), Some("https"), "{flag}: {doc}");
+        assert_eq!(first("x-forwarded-host").as_deref(), Some(host), "{flag}: {doc}");
+    }
+    // Over cleartext, the same route says http.
+    let plain: Value = app.client.get(app.url("/api/things")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(plain["headers"]["x-forwarded-proto"][0], "http");
+}
