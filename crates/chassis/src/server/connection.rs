@@ -36,6 +36,7 @@ use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use super::accept::Acceptor;
@@ -55,6 +56,41 @@ pub(super) struct Phases {
     pub closing: CancellationToken,
     /// The drain timeout is over: what is left is dropped.
     pub aborting: CancellationToken,
+}
+
+// === impl Phases ===
+
+impl Phases {
+    /// The phases of a listener that starts draining when `shutdown` triggers.
+    pub(super) fn new(shutdown: &Shutdown) -> Self {
+        Self { draining: shutdown.clone(), closing: CancellationToken::new(), aborting: CancellationToken::new() }
+    }
+
+    /// Once the listener has stopped accepting: closes every connection
+    /// gracefully, waits for them up to `shutdown_timeout`, then drops what
+    /// is left. The same for TCP and QUIC listeners.
+    pub(super) async fn drain(
+        &self,
+        connections: &TaskTracker,
+        settings: &HttpSettings,
+        listener: &str,
+        address: SocketAddr,
+    ) {
+        connections.close();
+        self.closing.cancel();
+        tracing::info!(%address, listener, connections = connections.len(), "stopped accepting; draining");
+        if tokio::time::timeout(settings.shutdown_timeout, connections.wait()).await.is_err() {
+            tracing::warn!(
+                %address,
+                listener,
+                connections = connections.len(),
+                timeout_ms = settings.shutdown_timeout.as_millis(),
+                "drain timed out; closing remaining connections"
+            );
+            self.aborting.cancel();
+            connections.wait().await;
+        }
+    }
 }
 
 /// What a connection's requests tell its driver (over TCP or QUIC).

@@ -34,7 +34,6 @@ use http_body_util::BodyExt;
 use quinn::crypto::rustls::QuicServerConfig;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
@@ -105,8 +104,7 @@ pub async fn serve(
     let address = endpoint.local_addr().context("failed to read the QUIC endpoint's address")?;
     let shared = Arc::new(settings.clone());
     let permits = Arc::new(Semaphore::new(settings.max_connections));
-    let phases =
-        Phases { draining: shutdown.clone(), closing: CancellationToken::new(), aborting: CancellationToken::new() };
+    let phases = Phases::new(&shutdown);
     let connections = TaskTracker::new();
     let grace_over = async {
         shutdown.wait().await;
@@ -136,14 +134,7 @@ pub async fn serve(
 
     // No new connections from here on; the ones open drain.
     endpoint.set_server_config(None);
-    connections.close();
-    phases.closing.cancel();
-    tracing::info!(%address, connections = connections.len(), "HTTP/3: stopped accepting; draining");
-    if tokio::time::timeout(settings.shutdown_timeout, connections.wait()).await.is_err() {
-        tracing::warn!(%address, connections = connections.len(), "HTTP/3 drain timed out; closing remaining connections");
-        phases.aborting.cancel();
-        connections.wait().await;
-    }
+    phases.drain(&connections, settings, "QUIC", address).await;
     endpoint.close(NO_ERROR.into(), b"shutdown");
     let _ = tokio::time::timeout(CLOSE_LINGER, endpoint.wait_idle()).await;
     Ok(())

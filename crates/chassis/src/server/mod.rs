@@ -31,7 +31,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use self::accept::{Acceptor, Plain, Stream};
@@ -72,8 +71,7 @@ pub async fn serve_with<A: Acceptor>(
     let builder = Arc::new(connection_builder(settings));
     let shared = Arc::new(settings.clone());
     let permits = Arc::new(Semaphore::new(settings.max_connections));
-    let phases =
-        Phases { draining: shutdown.clone(), closing: CancellationToken::new(), aborting: CancellationToken::new() };
+    let phases = Phases::new(&shutdown);
     let connections = TaskTracker::new();
     let grace_over = async {
         shutdown.wait().await;
@@ -117,19 +115,7 @@ pub async fn serve_with<A: Acceptor>(
     }
 
     drop(listener);
-    connections.close();
-    phases.closing.cancel();
-    tracing::info!(%address, connections = connections.len(), "stopped accepting; draining");
-    if tokio::time::timeout(settings.shutdown_timeout, connections.wait()).await.is_err() {
-        tracing::warn!(
-            %address,
-            connections = connections.len(),
-            timeout_ms = settings.shutdown_timeout.as_millis(),
-            "drain timed out; closing remaining connections"
-        );
-        phases.aborting.cancel();
-        connections.wait().await;
-    }
+    phases.drain(&connections, settings, "TCP", address).await;
     Ok(())
 }
 
