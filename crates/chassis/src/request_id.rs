@@ -1,9 +1,9 @@
 //! `X-Request-Id`: taken from the client when well-formed, generated otherwise.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use http::HeaderValue;
+use rand::Rng;
 
 /// Header carrying the request id both ways.
 pub const HEADER: &str = "x-request-id";
@@ -26,12 +26,17 @@ impl RequestId {
         }
     }
 
-    /// A fresh, time-ordered id.
+    /// A fresh, time-ordered id: a UUID v7 (RFC 9562), its 74 random bits
+    /// from the thread's ChaCha generator (seeded once from the OS), not a
+    /// `getrandom` system call per request as `Uuid::now_v7` makes.
     pub fn generate() -> Self {
-        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+        let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &rand::rng().random()).into_uuid();
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
         // Invariant: a hyphenated UUID is 36 chars of [0-9a-f-], always a
         // valid header value, so the fallback is unreachable.
-        Self(HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")))
+        let value = HeaderValue::from_bytes(uuid.hyphenated().encode_lower(&mut text).as_bytes());
+        Self(value.unwrap_or(HeaderValue::from_static("invalid")))
     }
 
     /// The id as text.
@@ -44,16 +49,6 @@ impl RequestId {
 fn is_well_formed(bytes: &[u8]) -> bool {
     (1..=MAX_LEN).contains(&bytes.len())
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
-/// Middleware: assigns the request id and echoes it on the response.
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = RequestId::from_header(request.headers().get(HEADER));
-    request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(HEADER, id.0.clone());
-    response.extensions_mut().insert(id);
-    response
 }
 
 #[cfg(test)]
@@ -73,5 +68,17 @@ mod tests {
         let long = HeaderValue::from_str(&"a".repeat(129)).unwrap();
         assert_eq!(RequestId::from_header(Some(&long)).as_str().len(), 36);
         assert_eq!(RequestId::from_header(None).as_str().len(), 36);
+    }
+
+    #[test]
+    fn generated_ids_are_version_7_uuids_and_differ() {
+        let (a, b) = (RequestId::generate(), RequestId::generate());
+        assert_ne!(a, b);
+        let uuid = uuid::Uuid::parse_str(a.as_str()).unwrap();
+        assert_eq!(uuid.get_version_num(), 7);
+        assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122);
+        let (seconds, _) = uuid.get_timestamp().unwrap().to_unix();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert!(now.abs_diff(seconds) < 60, "{seconds} vs {now}");
     }
 }

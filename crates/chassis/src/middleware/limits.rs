@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, Version, header};
@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::body;
 use crate::deadline::Deadline;
+use super::observe::RequestMetrics;
 use crate::problem::Problem;
 use crate::settings::HttpSettings;
 
@@ -48,8 +49,8 @@ pub struct RouteLimits {
 /// Chooses the limits of a request no route template matched.
 pub type UnmatchedLimits = dyn Fn(&Request) -> Option<Limits> + Send + Sync;
 
-/// What the limit layers share: the defaults, the per-route limits, the
-/// permits of requests in flight and of bodies being received.
+/// What the stages share: the defaults, the per-route limits, the permits
+/// of requests in flight and of bodies being received, the metric handles.
 pub(super) struct Stack {
     defaults: Limits,
     routes: RouteLimits,
@@ -57,6 +58,7 @@ pub(super) struct Stack {
     /// As many as request permits: bounds the memory of buffered bodies to
     /// `max_concurrent_requests × max_body_bytes`.
     body_permits: Semaphore,
+    pub(super) metrics: RequestMetrics,
 }
 
 // === impl Limits ===
@@ -96,10 +98,11 @@ impl Stack {
             routes,
             permits: Semaphore::new(settings.max_concurrent_requests),
             body_permits: Semaphore::new(settings.max_concurrent_requests),
+            metrics: RequestMetrics::default(),
         }
     }
 
-    fn limits_for(&self, request: &Request) -> Limits {
+    pub(super) fn limits_for(&self, request: &Request) -> Limits {
         let limits = match request.extensions().get::<MatchedPath>() {
             Some(route) => self.routes.by_route.get(route.as_str()).copied(),
             None => self.routes.unmatched.as_ref().and_then(|choose| choose(request)),
@@ -109,41 +112,37 @@ impl Stack {
 }
 
 /// Rejects bad framing and over-size declared bodies before any work, and
-/// bounds the body's size and read time.
-pub(super) async fn bound_request(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
+/// bounds the body's size and read time: the request to run, or the refusal.
+pub(super) async fn bound_request(stack: &Stack, limits: Limits, request: Request) -> Result<Request, Response> {
     if let Err(problem) = check_host(request.version(), request.headers()) {
-        return problem.into_response();
+        return Err(problem.into_response());
     }
-    let limits = stack.limits_for(&request);
     // Decided from the declaration first: a 413 at once, and never a
     // `100 Continue` for a body we would refuse (hyper sends it only when
     // the body is first read).
     if declared_length(request.headers()).is_some_and(|length| length > limits.max_body_bytes as u64) {
-        return Problem::payload_too_large().into_response();
+        return Err(Problem::payload_too_large().into_response());
     }
     if request.body().is_end_stream() {
-        return next.run(request).await;
+        return Ok(request);
     }
     let (parts, body) = request.into_parts();
     if !limits.buffer_body {
         // Streamed: the read timeout bounds each gap between bytes, not
         // the whole body, so a large upload that keeps moving goes through.
         let body = body::bounded_streaming(body, limits.max_body_bytes, limits.body_read_timeout);
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
     let body = body::bounded(body, limits.max_body_bytes, limits.body_read_timeout);
     let bytes = {
         let Ok(_receiving) = stack.body_permits.try_acquire() else {
-            return Problem::unavailable("too many request bodies being received; retry shortly")
+            return Err(Problem::unavailable("too many request bodies being received; retry shortly")
                 .with_cause("load shed: every body slot taken")
-                .into_response();
+                .into_response());
         };
-        match body::read_all(body).await {
-            Ok(bytes) => bytes,
-            Err(problem) => return problem.into_response(),
-        }
+        body::read_all(body).await.map_err(IntoResponse::into_response)?
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`. HTTP/2
@@ -166,11 +165,15 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-/// Gives up on a handler after the route's request timeout.
-pub(super) async fn timeout(State(stack): State<Arc<Stack>>, mut request: Request, next: Next) -> Response {
-    let limit = stack.limits_for(&request).request_timeout;
+/// Gives up on `handler` after the route's request timeout.
+pub(super) async fn timeout<H, F>(limits: Limits, mut request: Request, handler: H) -> Response
+where
+    H: FnOnce(Request) -> F,
+    F: Future<Output = Response>,
+{
+    let limit = limits.request_timeout;
     request.extensions_mut().insert(Deadline(tokio::time::Instant::now() + limit));
-    match tokio::time::timeout(limit, next.run(request)).await {
+    match tokio::time::timeout(limit, handler(request)).await {
         Ok(response) => response,
         Err(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -186,7 +189,7 @@ pub(super) async fn timeout(State(stack): State<Arc<Stack>>, mut request: Reques
 /// Refuses requests past the concurrency limit at once rather than queueing
 /// them: a fast 503 (with `Retry-After`) lets clients and balancers retry
 /// elsewhere.
-pub(super) async fn shed_load(State(stack): State<Arc<Stack>>, request: Request, next: Next) -> Response {
+pub(super) async fn shed_load(stack: &Stack, request: Request, next: Next) -> Response {
     match stack.permits.try_acquire() {
         Ok(_permit) => next.run(request).await,
         Err(_) => Problem::unavailable("too many requests in flight; retry shortly")

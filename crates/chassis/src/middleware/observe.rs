@@ -1,13 +1,14 @@
 //! One access log line and the request metrics per request, under a span
 //! that ties every log line of the request to its id.
 
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use http::{Method, Version};
-use tracing::Instrument;
+use metrics::{Counter, Gauge, Histogram};
 
 use crate::problem::ErrorCause;
 use crate::proxy::Target;
@@ -20,24 +21,6 @@ const UNMATCHED: &str = "unmatched";
 /// Status recorded for a request whose client went away before the
 /// response was ready (nginx's convention; no response was sent).
 const CLIENT_CLOSED: u16 = 499;
-
-/// Logs one line per request and records the request metrics.
-pub(super) async fn observe(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
-    let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default();
-    let method = method_label(request.method());
-    let protocol = protocol_label(request.version());
-    let span = tracing::info_span!("request", request_id = %request_id, http.method = method, http.route = %route);
-    let mut observation =
-        Observation { started: Instant::now(), method, protocol, route, request_id, finished: false, target: None };
-    metrics::gauge!("http_requests_in_flight").increment(1.0);
-
-    let response = next.run(request).instrument(span).await;
-    let cause = response.extensions().get::<ErrorCause>().map(|cause| cause.0.as_str());
-    observation.target = response.extensions().get::<Target>().cloned();
-    observation.finish(response.status().as_u16(), cause);
-    response
-}
 
 /// The metric label for a method: the standard ones by name, anything else
 /// (hyper accepts any token as a method) as `OTHER`.
@@ -65,62 +48,147 @@ fn protocol_label(version: Version) -> &'static str {
     }
 }
 
+/// The handles of the request metrics, each registered with the recorder
+/// once, on first use, rather than looked up by its labels on every
+/// request. Every label comes from a bounded set: the route templates the
+/// router was built with (or `unmatched`), [`method_label`], the status
+/// (100–999) and [`protocol_label`].
+#[derive(Default)]
+pub(super) struct RequestMetrics {
+    in_flight: OnceLock<Gauge>,
+    by_route: RwLock<HashMap<String, RouteSeries>>,
+}
+
+/// One route's series: few enough to search in order.
+#[derive(Default)]
+struct RouteSeries {
+    /// `http_requests_total` by method, status and protocol.
+    requests: Vec<((&'static str, u16, &'static str), Counter)>,
+    /// `http_request_duration_seconds` by method.
+    durations: Vec<(&'static str, Histogram)>,
+}
+
+impl RequestMetrics {
+    fn in_flight(&self) -> &Gauge {
+        self.in_flight.get_or_init(|| metrics::gauge!("http_requests_in_flight"))
+    }
+
+    fn record(&self, route: &str, method: &'static str, status: u16, protocol: &'static str, seconds: f64) {
+        let known = self.by_route.read().unwrap_or_else(PoisonError::into_inner).get(route).and_then(|series| {
+            let requests = series.requests.iter().find(|(key, _)| *key == (method, status, protocol))?;
+            let duration = series.durations.iter().find(|(key, _)| *key == method)?;
+            Some((requests.1.clone(), duration.1.clone()))
+        });
+        let (requests, duration) = known.unwrap_or_else(|| self.register(route, method, status, protocol));
+        requests.increment(1);
+        duration.record(seconds);
+    }
+
+    /// The handles for a label set not seen before, registered.
+    #[cold]
+    fn register(&self, route: &str, method: &'static str, status: u16, protocol: &'static str) -> (Counter, Histogram) {
+        let mut by_route = self.by_route.write().unwrap_or_else(PoisonError::into_inner);
+        let series = by_route.entry(route.to_owned()).or_default();
+        let requests = match series.requests.iter().find(|(key, _)| *key == (method, status, protocol)) {
+            Some((_, counter)) => counter.clone(),
+            None => {
+                let counter = metrics::counter!(
+                    "http_requests_total",
+                    "method" => method,
+                    "route" => route.to_owned(),
+                    "status" => status.to_string(),
+                    "protocol" => protocol
+                );
+                series.requests.push(((method, status, protocol), counter.clone()));
+                counter
+            }
+        };
+        let duration = match series.durations.iter().find(|(key, _)| *key == method) {
+            Some((_, histogram)) => histogram.clone(),
+            None => {
+                let histogram =
+                    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+                series.durations.push((method, histogram.clone()));
+                histogram
+            }
+        };
+        (requests, duration)
+    }
+}
+
 /// A request being observed. Dropped without [`Observation::finish`] (the
 /// client disconnected and the server dropped the request), it still
 /// lowers the in-flight gauge and records the request as 499.
-struct Observation {
+pub(super) struct Observation<'a> {
+    metrics: &'a RequestMetrics,
     started: Instant,
     method: &'static str,
     /// `http1`, `http2` or `http3`.
     protocol: &'static str,
-    route: String,
-    request_id: String,
+    route: Option<MatchedPath>,
+    request_id: &'a RequestId,
     finished: bool,
-    /// The proxy route and upstream, for a proxied request.
-    target: Option<Target>,
 }
 
 // === impl Observation ===
 
-impl Observation {
-    fn finish(&mut self, status: u16, cause: Option<&str>) {
-        self.finished = true;
-        self.record(status, cause);
+impl<'a> Observation<'a> {
+    /// Starts observing `request`: counts it in flight.
+    pub(super) fn start(request: &Request, request_id: &'a RequestId, metrics: &'a RequestMetrics) -> Self {
+        metrics.in_flight().increment(1.0);
+        Self {
+            metrics,
+            started: Instant::now(),
+            method: method_label(request.method()),
+            protocol: protocol_label(request.version()),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            request_id,
+            finished: false,
+        }
     }
 
-    fn record(&self, status: u16, cause: Option<&str>) {
+    /// The span every log line of the request is recorded under.
+    pub(super) fn span(&self) -> tracing::Span {
+        let request_id = self.request_id.as_str();
+        tracing::info_span!("request", request_id, http.method = self.method, http.route = self.route())
+    }
+
+    /// Records the response's status: the metrics and the access log line.
+    pub(super) fn finish(mut self, response: Response) -> Response {
+        self.finished = true;
+        let cause = response.extensions().get::<ErrorCause>().map(|cause| cause.0.as_str());
+        let target = response.extensions().get::<Target>();
+        self.record(response.status().as_u16(), cause, target);
+        response
+    }
+
+    fn route(&self) -> &str {
+        self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str)
+    }
+
+    fn record(&self, status: u16, cause: Option<&str>, target: Option<&Target>) {
         let elapsed = self.started.elapsed();
-        let (method, route) = (self.method, self.route.clone());
-        metrics::counter!(
-            "http_requests_total",
-            "method" => method,
-            "route" => route.clone(),
-            "status" => status.to_string(),
-            "protocol" => self.protocol
-        )
-        .increment(1);
-        metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-            .record(elapsed.as_secs_f64());
+        self.metrics.record(self.route(), self.method, status, self.protocol, elapsed.as_secs_f64());
         tracing::info!(
             http.method = self.method,
             http.protocol = self.protocol,
-            http.route = %self.route,
+            http.route = self.route(),
             http.status = status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
-            request_id = %self.request_id,
+            request_id = self.request_id.as_str(),
             error.cause = cause,
-            proxy.route = self.target.as_ref().map(|t| t.route.as_ref()),
-            proxy.upstream = self.target.as_ref().and_then(|t| t.upstream.as_deref()),
+            proxy.route = target.map(|t| t.route.as_ref()),
+            proxy.upstream = target.and_then(|t| t.upstream.as_deref()),
             "request"
         );
     }
 }
 
-impl Drop for Observation {
+impl Drop for Observation<'_> {
     fn drop(&mut self) {
-        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+        self.metrics.in_flight().decrement(1.0);
         if !self.finished {
-            self.record(CLIENT_CLOSED, Some("the client closed the connection before the response"));
+            self.record(CLIENT_CLOSED, Some("the client closed the connection before the response"), None);
         }
     }
 }

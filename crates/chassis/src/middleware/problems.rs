@@ -3,10 +3,9 @@
 use std::panic::AssertUnwindSafe;
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
-use http::{HeaderValue, StatusCode, Version, header};
+use http::{HeaderValue, StatusCode, Uri, Version, header};
 
 use crate::problem::{self, ErrorCause, PassThrough, Problem};
 use crate::request_id::RequestId;
@@ -14,23 +13,35 @@ use crate::request_id::RequestId;
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_SECONDS: HeaderValue = HeaderValue::from_static("1");
 
+/// What rendering a problem needs of the request, kept before it is consumed.
+pub(super) struct Context<'a> {
+    uri: Uri,
+    version: Version,
+    request_id: &'a RequestId,
+}
+
+impl<'a> Context<'a> {
+    pub(super) fn of(request: &Request, request_id: &'a RequestId) -> Self {
+        // A parsed request's URI shares the connection's read buffer: a
+        // clone is a reference count, not a copy.
+        Self { uri: request.uri().clone(), version: request.version(), request_id }
+    }
+}
+
 /// Writes problem bodies: for [`Problem`]s handlers returned, and for bare
 /// error statuses the router or an extractor produced. Responses marked
 /// [`PassThrough`] (a proxied upstream's) are left exactly as they are.
-pub(super) async fn render(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let version = request.version();
-    let request_id = request.extensions().get::<RequestId>().cloned();
-    let mut response = next.run(request).await;
+pub(super) fn render(mut response: Response, context: &Context<'_>) -> Response {
     if response.extensions().get::<PassThrough>().is_some() {
         return response;
     }
+    let path = context.uri.path();
     let mut problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
-        None if is_bare_error(&response) => problem_for_status(response.status(), &path),
+        None if is_bare_error(&response) => problem_for_status(response.status(), path),
         None => return response,
     };
-    let body = problem.render_body(&path, request_id.as_ref().map(RequestId::as_str));
+    let body = problem.render_body(path, Some(context.request_id.as_str()));
     let (mut parts, _) = response.into_parts();
     parts.status = problem.status_code();
     let headers = &mut parts.headers;
@@ -42,7 +53,7 @@ pub(super) async fn render(request: Request, next: Next) -> Response {
     // The body was refused or cut short: what is left of it on the wire
     // cannot be told from the next request, so the connection ends here.
     let body_unread = matches!(parts.status, StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE);
-    if body_unread && version < Version::HTTP_2 {
+    if body_unread && context.version < Version::HTTP_2 {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if let Some(cause) = problem.cause.take() {
@@ -79,8 +90,8 @@ fn problem_for_status(status: StatusCode, path: &str) -> Problem {
 }
 
 /// Turns a panicking handler into a 500. The panic message is logged, never sent.
-pub(super) async fn catch_panic(request: Request, next: Next) -> Response {
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+pub(super) async fn catch_panic(handler: impl Future<Output = Response>) -> Response {
+    match AssertUnwindSafe(handler).catch_unwind().await {
         Ok(response) => response,
         Err(payload) => {
             let message = payload

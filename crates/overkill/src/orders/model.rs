@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::money::Currency;
-use crate::timestamp;
+use crate::timestamp::Rfc3339;
 
 /// Most lines in one order.
 pub const MAX_LINES: usize = 50;
@@ -83,10 +83,11 @@ pub struct OrderView<'a> {
     #[schema(value_type = Currency)]
     pub currency: &'static str,
     /// RFC 3339 UTC, microseconds.
-    #[schema(example = "2026-11-29T03:01:03.123456Z")]
-    pub created_at: String,
+    #[schema(value_type = String, example = "2026-11-29T03:01:03.123456Z")]
+    pub created_at: Rfc3339,
     /// RFC 3339 UTC, microseconds.
-    pub updated_at: String,
+    #[schema(value_type = String)]
+    pub updated_at: Rfc3339,
 }
 
 /// An order line as the API shows it.
@@ -148,8 +149,8 @@ impl Order {
             lines: self.lines.iter().map(OrderLine::view).collect(),
             total_minor: self.total_minor,
             currency: self.currency.code(),
-            created_at: timestamp::format(self.created_at),
-            updated_at: timestamp::format(self.updated_at),
+            created_at: Rfc3339(self.created_at),
+            updated_at: Rfc3339(self.updated_at),
         }
     }
 }

@@ -1,6 +1,5 @@
 //! HTTP handlers for `/v1/products`: extract, call the store, map to a response.
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chassis::Deadline;
@@ -18,6 +17,7 @@ use super::listing::{ListParams, ListQuery};
 use super::model::{Product, ProductView};
 use super::store::{ProductStore, on_constraint};
 use crate::fx::{self, Fx};
+use crate::json;
 use crate::money::Currency;
 use crate::timestamp;
 
@@ -25,11 +25,15 @@ use crate::timestamp;
 /// wins the race; with `If-Match` the client asked to fail instead.
 const PATCH_ATTEMPTS: usize = 3;
 
+/// Room for one product in a response body: most are 200–300 bytes, and a
+/// longer one only grows the buffer.
+const PRODUCT_BYTES: usize = 320;
+
 /// A page of products.
 #[derive(Serialize, ToSchema)]
-pub struct ProductPage {
+pub struct ProductPage<'a> {
     /// The products of this page, in the requested order.
-    items: Vec<ProductView>,
+    items: Vec<ProductView<'a>>,
     /// Pass as `cursor` for the next page; null on the last page.
     next_cursor: Option<String>,
 }
@@ -52,7 +56,7 @@ pub async fn create(State(store): State<ProductStore>, JsonObject(body): JsonObj
     let new = input::parse_new(&body)?;
     let product = store.create(new, timestamp::now()).await.map_err(on_constraint)?;
     let location = format!("/v1/products/{}", product.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], with_etag(&product)).into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], with_etag(&product, product.etag())).into_response())
 }
 
 /// Get one product.
@@ -89,17 +93,18 @@ pub async fn get_one(
     }
     let product = find(&store, &id).await?;
     let Some(target) = target else {
-        if preconditions.if_none_match_hits(&product.etag()) {
-            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, product.etag())]).into_response());
+        let etag = product.etag();
+        if preconditions.if_none_match_hits(&etag) {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
         }
-        return Ok(with_etag(&product));
+        return Ok(with_etag(&product, etag));
     };
     // The converted view changes with the rate, so it carries no ETag.
     let fields = &product.fields;
     let converted = fx.convert(fields.price_minor, fields.currency, target, deadline.at()).await?;
     let mut view = product.view();
     view.converted = Some(converted);
-    Ok(Json(view).into_response())
+    Ok(json::response(&view, PRODUCT_BYTES))
 }
 
 /// Change a product with a JSON merge patch.
@@ -137,7 +142,7 @@ pub async fn patch(
         if let Some(updated) =
             store.update(current.id, current.version, fields, timestamp::now()).await.map_err(on_constraint)?
         {
-            return Ok(with_etag(&updated));
+            return Ok(with_etag(&updated, updated.etag()));
         }
         // Lost a race: someone changed or deleted it since we read it.
         current = find(&store, &id).await?;
@@ -211,11 +216,12 @@ pub async fn list(
     }
     let mut products = store.list(&query).await?;
     let next_cursor = crate::page::cut(&mut products, query.limit).map(|last| query.cursor_after(last));
-    let mut items: Vec<ProductView> = products.iter().map(Product::view).collect();
+    let mut items: Vec<ProductView<'_>> = products.iter().map(Product::view).collect();
     if let Some(target) = query.currency {
         convert_all(&fx, &products, &mut items, target, deadline).await?;
     }
-    Ok(Json(ProductPage { items, next_cursor }).into_response())
+    let capacity = (items.len() + 1) * PRODUCT_BYTES;
+    Ok(json::response(&ProductPage { items, next_cursor }, capacity))
 }
 
 /// Converts every item's price into `target`: one rate lookup per distinct
@@ -223,7 +229,7 @@ pub async fn list(
 async fn convert_all(
     fx: &Fx,
     products: &[Product],
-    items: &mut [ProductView],
+    items: &mut [ProductView<'_>],
     target: Currency,
     deadline: Deadline,
 ) -> Result<(), Problem> {
@@ -251,6 +257,6 @@ fn stale(current: &Product) -> Problem {
     Problem::precondition_failed(format!("the product is at ETag {}; fetch it and retry", current.etag()))
 }
 
-fn with_etag(product: &Product) -> Response {
-    ([(header::ETAG, product.etag())], Json(product.view())).into_response()
+fn with_etag(product: &Product, etag: String) -> Response {
+    ([(header::ETAG, etag)], json::response(&product.view(), PRODUCT_BYTES)).into_response()
 }

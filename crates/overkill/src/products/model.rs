@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::fx::Converted;
 use crate::money::Currency;
-use crate::timestamp;
+use crate::timestamp::Rfc3339;
 
 /// Largest price, in minor units.
 pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
@@ -61,18 +61,19 @@ pub struct NewProduct {
 pub struct Sku(String);
 
 /// A product as the API shows it.
+// Borrowed from the `Product`: serialized without copying a string.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Product)]
-pub struct ProductView {
+pub struct ProductView<'a> {
     /// Database-assigned id.
     pub id: i64,
     /// Stock-keeping unit.
     #[schema(example = "MUG-BLUE-330")]
-    pub sku: String,
+    pub sku: &'a str,
     /// Display name.
-    pub name: String,
+    pub name: &'a str,
     /// Free text, or null.
-    pub description: Option<String>,
+    pub description: Option<&'a str>,
     /// Price in minor units of `currency` (cents for EUR).
     pub price_minor: i64,
     #[schema(value_type = Currency)]
@@ -82,10 +83,11 @@ pub struct ProductView {
     /// Starts at 1, +1 on every change.
     pub version: i64,
     /// RFC 3339 UTC, microseconds.
-    #[schema(example = "2026-11-27T18:01:03.123456Z")]
-    pub created_at: String,
+    #[schema(value_type = String, example = "2026-11-27T18:01:03.123456Z")]
+    pub created_at: Rfc3339,
     /// RFC 3339 UTC, microseconds.
-    pub updated_at: String,
+    #[schema(value_type = String)]
+    pub updated_at: Rfc3339,
     /// The price in the currency the request's `currency` parameter asked
     /// for; absent without it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,18 +123,18 @@ impl Product {
     }
 
     /// The API representation.
-    pub fn view(&self) -> ProductView {
+    pub fn view(&self) -> ProductView<'_> {
         ProductView {
             id: self.id,
-            sku: self.sku.0.clone(),
-            name: self.fields.name.clone(),
-            description: self.fields.description.clone(),
+            sku: &self.sku.0,
+            name: &self.fields.name,
+            description: self.fields.description.as_deref(),
             price_minor: self.fields.price_minor,
             currency: self.fields.currency.code(),
             stock: self.fields.stock,
             version: self.version,
-            created_at: timestamp::format(self.created_at),
-            updated_at: timestamp::format(self.updated_at),
+            created_at: Rfc3339(self.created_at),
+            updated_at: Rfc3339(self.updated_at),
             converted: None,
         }
     }
