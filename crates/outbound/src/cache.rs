@@ -11,11 +11,12 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use metrics::Counter;
 use tokio::time::Instant;
 
 /// How fresh an answer is.
@@ -37,7 +38,12 @@ pub struct Cache<K, V, E> {
     stale_limit: Duration,
     capacity: usize,
     inner: Mutex<Inner<K, V, E>>,
+    /// `outbound_cache_lookups_total`, by [`RESULTS`].
+    lookups: [OnceLock<Counter>; 3],
 }
+
+/// The `result` labels of the lookups counter.
+const RESULTS: [&str; 3] = ["hit", "miss", "stale"];
 
 struct Inner<K, V, E> {
     entries: HashMap<K, (V, Instant)>,
@@ -59,7 +65,8 @@ where
     /// entry answered).
     pub fn new(name: &'static str, ttl: Duration, stale_limit: Duration, capacity: usize) -> Self {
         let inner = Inner { entries: HashMap::new(), in_flight: HashMap::new() };
-        Self { name, ttl, stale_limit, capacity: capacity.max(1), inner: Mutex::new(inner) }
+        let lookups = Default::default();
+        Self { name, ttl, stale_limit, capacity: capacity.max(1), inner: Mutex::new(inner), lookups }
     }
 
     /// The value for `key`: fresh from the cache, or from `fetch` (one call
@@ -109,7 +116,27 @@ where
     }
 
     fn count(&self, result: &'static str) {
-        metrics::counter!("outbound_cache_lookups_total", "provider" => self.name, "result" => result).increment(1);
+        let at = RESULTS.iter().position(|known| *known == result).unwrap_or_default();
+        // Registered once per result, not looked up by its labels per lookup.
+        let counter = self.lookups[at].get_or_init(
+            || metrics::counter!("outbound_cache_lookups_total", "provider" => self.name, "result" => result),
+        );
+        counter.increment(1);
+    }
+
+    /// The value for `key` if the cache holds it within its TTL: what
+    /// [`Cache::get`] answers first, for a caller that wants to skip the
+    /// set-up of a call (a timer, say) when there is a hit.
+    pub fn fresh(&self, key: &K) -> Option<(V, Freshness)> {
+        let inner = self.lock();
+        let (value, at) = inner.entries.get(key)?;
+        if at.elapsed() >= self.ttl {
+            return None;
+        }
+        let value = value.clone();
+        drop(inner);
+        self.count("hit");
+        Some((value, Freshness::Cached))
     }
 
     /// What the cache holds for `key` without calling anyone: fresh

@@ -163,7 +163,7 @@ mod tests {
         let doc = serde_json::to_value(document()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let url = crate::config::DatabaseUrl::Sqlite(dir.path().join("routes.db"));
-        let db = crate::db::Database::connect(&url, 1).await.unwrap();
+        let db = crate::db::Database::connect(&url, 1, 0).await.unwrap();
         db.migrate().await.unwrap();
         let timeout = std::time::Duration::from_secs(30);
         let state = super::AppState {

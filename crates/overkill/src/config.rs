@@ -39,6 +39,8 @@ pub struct Config {
     pub database: DatabaseUrl,
     /// Database connections at most (PostgreSQL pool size; SQLite readers).
     pub db_pool_size: usize,
+    /// PostgreSQL connections shared by single statements (pipelined).
+    pub db_shared_connections: usize,
     /// HTTP limits and timeouts.
     pub http: HttpSettings,
     /// Log line format.
@@ -108,6 +110,7 @@ impl Default for Config {
             admin_listen: SocketAddr::from(([0, 0, 0, 0], 0)),
             database: DatabaseUrl::Sqlite(PathBuf::new()),
             db_pool_size: 0,
+            db_shared_connections: 0,
             http: HttpSettings::default(),
             log_format: LogFormat::Json,
             log_level: String::new(),

@@ -15,7 +15,9 @@ pub fn response(value: &impl Serialize, capacity: usize) -> Response {
     let mut body = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut body, value) {
         Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response(),
-        Err(error) => Problem::internal().with_cause(format!("the response did not serialize: {error}")).into_response(),
+        Err(error) => {
+            Problem::internal().with_cause(format!("the response did not serialize: {error}")).into_response()
+        }
     }
 }
 

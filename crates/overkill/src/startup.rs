@@ -121,7 +121,9 @@ impl Application {
         metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         ballast::hold(config.ballast_mb);
 
-        let db = Database::connect(&config.database, config.db_pool_size).await.map_err(StartError::Database)?;
+        let db = Database::connect(&config.database, config.db_pool_size, config.db_shared_connections)
+            .await
+            .map_err(StartError::Database)?;
         if config.migrate_on_start {
             let applied = db.migrate().await.context("failed to apply migrations")?;
             tracing::info!(applied, database = db.engine(), "migrations up to date");
@@ -288,7 +290,7 @@ impl ApiListeners {
 
 /// Applies pending migrations and returns how many ran (`overkill migrate`).
 pub async fn migrate(config: &Config) -> Result<usize, StartError> {
-    let db = Database::connect(&config.database, 1).await.map_err(StartError::Database)?;
+    let db = Database::connect(&config.database, 1, 0).await.map_err(StartError::Database)?;
     Ok(db.migrate().await.context("failed to apply migrations")?)
 }
 

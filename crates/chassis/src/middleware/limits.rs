@@ -13,9 +13,9 @@ use http::{HeaderMap, StatusCode, Version, header};
 use hyper::body::Body as _;
 use tokio::sync::Semaphore;
 
+use super::observe::RequestMetrics;
 use crate::body;
 use crate::deadline::Deadline;
-use super::observe::RequestMetrics;
 use crate::problem::Problem;
 use crate::settings::HttpSettings;
 

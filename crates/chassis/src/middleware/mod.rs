@@ -42,8 +42,8 @@ use axum::response::Response;
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
-pub use self::limits::{Limits, RouteLimits, UnmatchedLimits};
 use self::limits::Stack;
+pub use self::limits::{Limits, RouteLimits, UnmatchedLimits};
 use self::observe::Observation;
 use crate::request_id::{self, RequestId};
 use crate::settings::HttpSettings;

@@ -106,8 +106,7 @@ impl RequestMetrics {
         let duration = match series.durations.iter().find(|(key, _)| *key == method) {
             Some((_, histogram)) => histogram.clone(),
             None => {
-                let histogram =
-                    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+                let histogram = metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
                 series.durations.push((method, histogram.clone()));
                 histogram
             }

@@ -56,6 +56,16 @@ pub static SETTINGS: &[SettingSpec<Config>] = &[
         kind: Kind::Value(|c, v| set(&mut c.db_pool_size, bounded(v, 1, 1024))),
     },
     SettingSpec {
+        key: "db_shared_connections",
+        env: Some("OVERKILL_DB_SHARED_CONNECTIONS"),
+        flag: Some("db-shared-connections"),
+        value_name: "N",
+        default: Some("2"),
+        doc: "PostgreSQL: of the pool, connections shared by the statements that need no transaction \
+              (pipelined), 0..=64, at most db_pool_size − 1; 0 gives each statement a connection of its own",
+        kind: Kind::Value(|c, v| set(&mut c.db_shared_connections, bounded(v, 0, 64))),
+    },
+    SettingSpec {
         key: "request_timeout_ms",
         env: Some("OVERKILL_REQUEST_TIMEOUT_MS"),
         flag: Some("request-timeout-ms"),

@@ -34,14 +34,15 @@ pub enum Database {
 // === impl Database ===
 
 impl Database {
-    /// Opens the database `url` names with at most `pool_size` connections.
+    /// Opens the database `url` names with at most `pool_size` connections,
+    /// `shared` of them shared by single statements (PostgreSQL only).
     /// PostgreSQL connections are made lazily, so this succeeds while the
     /// server is down; SQLite opens (and creates) the file now.
-    pub async fn connect(url: &DatabaseUrl, pool_size: usize) -> anyhow::Result<Self> {
+    pub async fn connect(url: &DatabaseUrl, pool_size: usize, shared: usize) -> anyhow::Result<Self> {
         match url {
             DatabaseUrl::Postgres(_) => {
                 let url = url.postgres_url().unwrap_or_default();
-                Ok(Self::Postgres(postgres::PgPool::new(url, pool_size)?))
+                Ok(Self::Postgres(postgres::PgPool::new(url, pool_size, shared)?))
             }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.clone();

@@ -1,7 +1,16 @@
 //! PostgreSQL: a deadpool pool of tokio-postgres connections. Queries use
 //! `prepare_cached`, so each statement is parsed once per connection.
+//!
+//! Statements that need no transaction of their own can run on a few
+//! *shared* connections instead ([`PgPool::shared`]): tokio-postgres sends a
+//! statement while others on the same connection still await their answers
+//! (pipelining), so concurrent requests share each write to the server and
+//! each read of its answers, where a connection per request costs a round
+//! of system calls per statement, on both sides.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +18,7 @@ use chassis::ops::BoxFuture;
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType, Transaction,
 };
+use tokio::sync::Mutex;
 pub use tokio_postgres::IsolationLevel;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -22,15 +32,28 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// before it fails as `Busy`.
 pub const TRANSACTION_ATTEMPTS: usize = 3;
 
-/// A pool of PostgreSQL connections.
+/// A pool of PostgreSQL connections, and the shared ones taken from it.
 #[derive(Clone)]
-pub struct PgPool(Pool);
+pub struct PgPool {
+    pool: Pool,
+    shared: Arc<Shared>,
+}
+
+/// Connections taken from the pool for good and lent to many statements at
+/// once, in turn. A slot is filled on first use, and refilled when its
+/// connection has closed, by one request while the others wait for it.
+struct Shared {
+    slots: Box<[Mutex<Option<Arc<Object>>>]>,
+    next: AtomicUsize,
+}
 
 // === impl PgPool ===
 
 impl PgPool {
-    /// A pool for `url` of at most `size` connections, made on demand.
-    pub fn new(url: &str, size: usize) -> anyhow::Result<Self> {
+    /// A pool for `url` of at most `size` connections, made on demand, of
+    /// which `shared` (at most `size - 1`, so that transactions always have
+    /// one) serve [`PgPool::shared`].
+    pub fn new(url: &str, size: usize, shared: usize) -> anyhow::Result<Self> {
         let mut config = tokio_postgres::Config::from_str(url).context("invalid PostgreSQL URL")?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -45,7 +68,29 @@ impl PgPool {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .context("failed to build the PostgreSQL pool")?;
-        Ok(Self(pool))
+        let slots = (0..shared.min(size.saturating_sub(1))).map(|_| Mutex::new(None)).collect();
+        Ok(Self { pool, shared: Arc::new(Shared { slots, next: AtomicUsize::new(0) }) })
+    }
+
+    /// A connection for one statement outside any transaction, shared with
+    /// other requests (pipelined), or a pooled one of its own when no
+    /// connection is shared. Never for a transaction: another request's
+    /// statements would run inside it.
+    pub async fn shared(&self) -> Result<Arc<Object>, StoreError> {
+        let slots = &self.shared.slots;
+        if slots.is_empty() {
+            return Ok(Arc::new(self.get().await?));
+        }
+        let slot = &slots[self.shared.next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+        let mut held = slot.lock().await;
+        if let Some(client) = held.as_ref().filter(|client| !client.is_closed()) {
+            return Ok(Arc::clone(client));
+        }
+        // Empty, or its connection closed (the server restarted, say): a
+        // fresh one from the pool.
+        let client = Arc::new(self.get().await?);
+        *held = Some(Arc::clone(&client));
+        Ok(client)
     }
 
     /// A connection from the pool, for statements that need no transaction
@@ -53,7 +98,7 @@ impl PgPool {
     /// is an outage when the server cannot be reached, and overload (busy)
     /// when every connection stayed taken for the whole wait.
     pub async fn get(&self) -> Result<Object, StoreError> {
-        self.0.get().await.map_err(|error| match error {
+        self.pool.get().await.map_err(|error| match error {
             PoolError::Timeout(TimeoutType::Wait) => StoreError::Busy(error.into()),
             _ => StoreError::Unavailable(error.into()),
         })
@@ -89,14 +134,22 @@ impl PgPool {
         Ok(())
     }
 
-    /// Closes the pool: idle connections now, the others when returned.
+    /// Closes the pool: idle and shared connections now, the others when
+    /// returned.
     pub fn close(&self) {
-        self.0.close();
+        for slot in &self.shared.slots {
+            // A slot being refilled keeps its connection until the pool
+            // closes it when it is returned.
+            if let Ok(mut held) = slot.try_lock() {
+                held.take();
+            }
+        }
+        self.pool.close();
     }
 
     /// (open connections, idle connections, maximum).
     pub fn gauges(&self) -> (usize, usize, usize) {
-        let status = self.0.status();
+        let status = self.pool.status();
         (status.size, status.available, status.max_size)
     }
 }

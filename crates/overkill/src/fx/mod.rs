@@ -213,6 +213,10 @@ impl Client {
     /// `base`'s table: cached, or fetched under the policy (one call for
     /// every concurrent miss), or stale if that fails.
     async fn lookup(&self, base: Currency, deadline: Instant) -> Result<(Arc<Lookup>, Freshness), FxError> {
+        // A hit needs no deadline timer.
+        if let Some(found) = self.cache.fresh(&base) {
+            return Ok(found);
+        }
         let deadline = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline).min(Instant::now() + self.deadline);
         let fetch = || {
             let (provider, policy) = (self.provider.clone(), self.policy.clone());

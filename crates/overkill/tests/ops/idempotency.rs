@@ -17,14 +17,14 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn keys_are_claimed_released_taken_over_and_swept_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&DatabaseUrl::Sqlite(dir.path().join("keys.db")), 2).await.unwrap();
+    let db = Database::connect(&DatabaseUrl::Sqlite(dir.path().join("keys.db")), 2, 0).await.unwrap();
     keys_are_claimed_released_taken_over_and_swept(db).await;
 }
 
 #[tokio::test]
 async fn keys_are_claimed_released_taken_over_and_swept_on_postgres() {
     let database = TestDatabase::create().await;
-    let db = Database::connect(&DatabaseUrl::Postgres(database.url().to_owned().into()), 2).await.unwrap();
+    let db = Database::connect(&DatabaseUrl::Postgres(database.url().to_owned().into()), 2, 1).await.unwrap();
     keys_are_claimed_released_taken_over_and_swept(db).await;
 }
 

@@ -129,7 +129,7 @@ async fn concurrent_migrations_apply_once() {
     let mut runs = Vec::new();
     for _ in 0..4 {
         let url = url.clone();
-        runs.push(tokio::spawn(async move { Database::connect(&url, 1).await.unwrap().migrate().await.unwrap() }));
+        runs.push(tokio::spawn(async move { Database::connect(&url, 1, 0).await.unwrap().migrate().await.unwrap() }));
     }
     let mut applied = Vec::new();
     for run in runs {

@@ -19,7 +19,7 @@ const TABLE: &str = "CREATE TABLE t (id BIGINT PRIMARY KEY, n BIGINT NOT NULL CO
 async fn postgres() -> (PgPool, TestDatabase) {
     let database = TestDatabase::create().await;
     let url = DatabaseUrl::Postgres(database.url().to_owned().into());
-    let Database::Postgres(pool) = Database::connect(&url, 2).await.unwrap() else { unreachable!() };
+    let Database::Postgres(pool) = Database::connect(&url, 2, 0).await.unwrap() else { unreachable!() };
     pool.get().await.unwrap().batch_execute(TABLE).await.unwrap();
     (pool, database)
 }
@@ -84,6 +84,57 @@ async fn postgres_transactions_commit_roll_back_and_retry_lost_races() {
     assert_eq!(always.load(Ordering::SeqCst), TRANSACTION_ATTEMPTS);
 }
 
+/// The backend process each of `n` overlapping statements ran on, through
+/// `PgPool::shared`; `None` for a statement that failed.
+async fn shared_backends(pool: &PgPool, n: usize) -> Vec<Option<i32>> {
+    let statements = (0..n).map(|_| async {
+        let client = pool.shared().await.ok()?;
+        let row = client.query_one("SELECT pg_backend_pid(), pg_sleep(0.02)", &[]).await.ok()?;
+        Some(row.get::<_, i32>(0))
+    });
+    futures_util::future::join_all(statements).await
+}
+
+#[tokio::test]
+async fn postgres_single_statements_share_a_few_connections_and_outlive_them() {
+    let database = TestDatabase::create().await;
+    let url = DatabaseUrl::Postgres(database.url().to_owned().into());
+    let Database::Postgres(pool) = Database::connect(&url, 8, 2).await.unwrap() else { unreachable!() };
+
+    // 40 statements at once, each taking 20 ms: on two shared connections,
+    // not on eight pooled ones.
+    let backends: Vec<i32> = shared_backends(&pool, 40).await.into_iter().map(Option::unwrap).collect();
+    let mut distinct = backends.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 2, "{backends:?}");
+    // Transactions keep connections of their own.
+    let in_transaction = pool
+        .transaction(IsolationLevel::ReadCommitted, |tx| {
+            Box::pin(async move { Ok(tx.query_one("SELECT pg_backend_pid()", &[]).await?.get::<_, i32>(0)) })
+        })
+        .await
+        .unwrap();
+    assert!(!distinct.contains(&in_transaction), "{in_transaction} in {distinct:?}");
+
+    // The server ends both shared connections: at most one statement per
+    // connection fails with it, and the next ones run on new connections.
+    let admin = pool.get().await.unwrap();
+    for pid in &distinct {
+        admin.execute("SELECT pg_terminate_backend($1)", &[pid]).await.unwrap();
+    }
+    let mut failed = 0;
+    let mut after = Vec::new();
+    for _ in 0..6 {
+        match shared_backends(&pool, 1).await[0] {
+            Some(pid) => after.push(pid),
+            None => failed += 1,
+        }
+    }
+    assert!(failed <= 2, "{failed} failed");
+    assert!(after.len() >= 4 && after.iter().all(|pid| !distinct.contains(pid)), "{after:?} vs {distinct:?}");
+}
+
 #[tokio::test]
 async fn postgres_errors_are_sorted_by_cause() {
     let (pool, _database) = postgres().await;
@@ -135,7 +186,7 @@ async fn product_constraints_have_the_same_names_on_both_engines() {
     let dir = tempfile::tempdir().unwrap();
     let pg = TestDatabase::create().await;
     for url in [DatabaseUrl::Sqlite(dir.path().join("names.db")), DatabaseUrl::Postgres(pg.url().to_owned().into())] {
-        let db = Database::connect(&url, 1).await.unwrap();
+        let db = Database::connect(&url, 1, 0).await.unwrap();
         db.migrate().await.unwrap();
         let insert = "INSERT INTO products (sku, name, name_folded, price_minor, currency, stock, version, created_at, updated_at)";
         let violations = [

@@ -117,7 +117,7 @@ impl OrderStore {
     /// The order with `id`, if any.
     pub async fn get(&self, id: i64) -> Result<Option<Order>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::get(&pool.get().await?, id).await,
+            Database::Postgres(pool) => postgres::get(&*pool.shared().await?, id).await,
             Database::Sqlite(db) => db.read(move |conn| sqlite::get(conn, id)).await,
         }
     }
@@ -126,7 +126,7 @@ impl OrderStore {
     /// page, to tell whether another page follows.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Order>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::list(&pool.get().await?, query).await,
+            Database::Postgres(pool) => postgres::list(&*pool.shared().await?, query).await,
             Database::Sqlite(db) => {
                 let query = query.clone();
                 db.read(move |conn| sqlite::list(conn, &query)).await

@@ -5,8 +5,9 @@
 //! transaction, visible to the crate so that a feature spanning tables
 //! (orders reserving stock) can call them inside its own transaction. [`ProductStore`] is the caller for
 //! the products routes: each of its operations is one statement, atomic by
-//! itself, so on PostgreSQL it runs on a pooled connection without
-//! BEGIN/COMMIT (two round trips saved); on SQLite every write runs in a
+//! itself, so on PostgreSQL it runs without BEGIN/COMMIT (two round trips
+//! saved) on a connection shared with other requests' statements
+//! (`PgPool::shared`, pipelined); on SQLite every write runs in a
 //! transaction on the writer, the only way to write there.
 
 mod constraints;
@@ -39,7 +40,7 @@ impl ProductStore {
     /// `UniqueViolation` of [`constraints::SKU_KEY`].
     pub async fn create(&self, new: NewProduct, now: OffsetDateTime) -> Result<Product, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::create(&pool.get().await?, &new, now).await,
+            Database::Postgres(pool) => postgres::create(&*pool.shared().await?, &new, now).await,
             Database::Sqlite(db) => db.transaction(move |tx| sqlite::create(tx, &new, now)).await,
         }
     }
@@ -47,7 +48,7 @@ impl ProductStore {
     /// The product with `id`, if any.
     pub async fn get(&self, id: i64) -> Result<Option<Product>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::get(&pool.get().await?, id).await,
+            Database::Postgres(pool) => postgres::get(&*pool.shared().await?, id).await,
             Database::Sqlite(db) => db.read(move |conn| sqlite::get(conn, id)).await,
         }
     }
@@ -63,7 +64,7 @@ impl ProductStore {
         now: OffsetDateTime,
     ) -> Result<Option<Product>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::update(&pool.get().await?, id, version, &fields, now).await,
+            Database::Postgres(pool) => postgres::update(&*pool.shared().await?, id, version, &fields, now).await,
             Database::Sqlite(db) => db.transaction(move |tx| sqlite::update(tx, id, version, &fields, now)).await,
         }
     }
@@ -71,7 +72,7 @@ impl ProductStore {
     /// Deletes product `id` (only at `version`, when given); whether a row went.
     pub async fn delete(&self, id: i64, version: Option<i64>) -> Result<bool, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::delete(&pool.get().await?, id, version).await,
+            Database::Postgres(pool) => postgres::delete(&*pool.shared().await?, id, version).await,
             Database::Sqlite(db) => db.transaction(move |tx| sqlite::delete(tx, id, version)).await,
         }
     }
@@ -80,7 +81,7 @@ impl ProductStore {
     /// than a page, to tell whether another page follows.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Product>, StoreError> {
         match &self.db {
-            Database::Postgres(pool) => postgres::list(&pool.get().await?, query).await,
+            Database::Postgres(pool) => postgres::list(&*pool.shared().await?, query).await,
             Database::Sqlite(db) => {
                 let query = query.clone();
                 db.read(move |conn| sqlite::list(conn, &query)).await
