@@ -1,16 +1,20 @@
-//! The command line: `overkill [serve|migrate|openapi|dev-cert]` and one flag per setting.
+//! The command line: `overkill [serve|migrate|openapi|dev-cert]`, one flag per
+//! setting, and [`main`], the binary itself.
 //!
 //! The setting flags are not written out here: they come from
 //! [`crate::config::SETTINGS`], the one declaration of every setting.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::config::spec::SettingSpec;
 use crate::config::{CONFIG_ENV, SETTINGS};
 use crate::dev_cert::DevCertArgs;
+use crate::startup::{self, StartError};
+use crate::{Application, Config};
 
 /// overkill: a products catalogue and orders over HTTP, on PostgreSQL or embedded SQLite, with prices in
 /// any currency through an FX provider.
@@ -112,4 +116,105 @@ pub(crate) fn setting_values<T>(specs: &[SettingSpec<T>], matches: &ArgMatches) 
         .filter(|spec| spec.flag.is_some())
         .filter_map(|spec| Some((spec.key, matches.get_one::<String>(spec.key)?.clone())))
         .collect()
+}
+
+/// Exit statuses, documented in the README ("Exit status") and `--help`.
+/// Usage errors (an unknown flag, a missing value) exit 2, clap's status.
+mod status {
+    /// An invalid setting or settings file (sysexits EX_USAGE).
+    pub const CONFIG: u8 = 64;
+    /// A listener cannot bind its address (sysexits EX_UNAVAILABLE).
+    pub const BIND: u8 = 69;
+    /// The database cannot be opened or created (sysexits EX_CANTCREAT).
+    pub const DATABASE: u8 = 73;
+}
+
+/// The `overkill` binary: parses the command line, loads the
+/// configuration, runs the command, and picks the exit status. Here, not in
+/// `main.rs`, so that the binary's crate has nothing to compile but a call:
+/// a release build compiled this code (and every generic it instantiates)
+/// a second time there, about 9 s of a clean build (arena/findings.md).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // 2 for a usage error, 0 for --help and --version.
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::DevCert(args) = &command {
+        // Needs no configuration: works wherever the binary does.
+        return match crate::dev_cert::write(args) {
+            Ok((cert, key)) => {
+                println!("wrote {} and {} (self-signed, for localhost only)", cert.display(), key.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("overkill: dev-cert: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match Config::load(&cli.settings, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("overkill: {error}");
+            return ExitCode::from(status::CONFIG);
+        }
+    };
+    if let Err(error) = chassis::telemetry::init_logging(config.log_format, &config.log_level) {
+        eprintln!("overkill: {error:#}");
+        return ExitCode::from(status::CONFIG);
+    }
+    let runtime = match crate::runtime::build(config.db_pool_size) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("overkill: failed to start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit_status(&error),
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            tokio::spawn(app.shutdown().trigger_on_signal());
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let applied = startup::migrate(&config).await?;
+            tracing::info!(applied, "migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            // Nothing but the document on stdout: a client generator reads it.
+            print!("{}", crate::api::OPENAPI_JSON);
+            Ok(())
+        }
+        Command::DevCert(_) => unreachable!("handled before the configuration is loaded"),
+    }
+}
+
+/// Reports why the service stopped and picks the exit status. The start-up
+/// failures an operator fixes by hand get one plain line on stderr (not a
+/// log line) and their own status; anything else is logged.
+fn exit_status(error: &anyhow::Error) -> ExitCode {
+    let status = match error.downcast_ref::<StartError>() {
+        Some(StartError::Bind { .. }) => status::BIND,
+        Some(StartError::Tls { .. }) => status::CONFIG,
+        Some(StartError::Database(_)) => status::DATABASE,
+        Some(StartError::Other(_)) | None => {
+            tracing::error!(error = format!("{error:#}"), "overkill stopped with an error");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("overkill: {error}");
+    ExitCode::from(status)
 }
