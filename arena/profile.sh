@@ -3,6 +3,8 @@
 # GET PATH (default: a list of 50) over HTTP/1.1 at a fixed 5000 req/s.
 set -u
 cd "$(dirname "$0")/.."; source scripts/lib.sh
+# PostgreSQL and the load on core 0, as in the arena; the service alone on core 1.
+taskset -pc 0 $$ >/dev/null
 name=$1; bin=$2; port=$3; path=${4:-/v1/products?limit=50}
 pg_start; trap pg_stop EXIT
 "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE prof' >/dev/null

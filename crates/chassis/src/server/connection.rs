@@ -17,6 +17,13 @@
 //!
 //! Progress is a write the socket accepted ([`ProgressIo`]), a request
 //! starting, a handler returning or the last response ending.
+//!
+//! The deadline moves with every request, so the driver does not chase it:
+//! its [`Alarm`] is armed no later than the deadline could be, and when it
+//! rings the deadline is read afresh: due, the connection is closed or
+//! dropped; not yet, the alarm is set to it. Progress only ever moves the
+//! deadline later, so a request costs no timer and no wake-up of the driver
+//! (arena/findings.md, issue 12); only the first request wakes it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,7 +41,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -105,7 +112,8 @@ pub(super) struct Activity {
     http2: AtomicBool,
     /// When the connection last made progress.
     progress: Arc<Progress>,
-    /// Woken on every change above.
+    /// Woken by the first request, the one change that can bring the
+    /// deadline forward (HTTP/3 also wakes it when a stream ends).
     pub(super) changed: Notify,
 }
 
@@ -143,8 +151,9 @@ pub(super) async fn serve<A: Acceptor>(
     // When the graceful close began, if it has.
     let mut closing: Option<Instant> = None;
     let mut draining = false;
+    let mut alarm = Alarm::new(first_request_by);
     loop {
-        let deadline = activity.deadline(first_request_by, &settings, closing);
+        alarm.no_later_than(activity.check_by(first_request_by, &settings, closing));
         let changed = activity.changed.notified();
         tokio::select! {
             // The connection first: a GOAWAY or a last response it can
@@ -158,8 +167,7 @@ pub(super) async fn serve<A: Acceptor>(
                 return;
             }
             () = changed => {}
-            () = sleep_until(deadline.map_or(first_request_by, |(at, _)| at)), if deadline.is_some() => {
-                // Progress may have moved the deadline since it was computed.
+            () = alarm.rung() => {
                 match activity.deadline(first_request_by, &settings, closing) {
                     Some((at, Expiry::Drop(reason))) if at <= Instant::now() => {
                         return tracing::debug!(%peer, reason, "connection dropped");
@@ -170,6 +178,7 @@ pub(super) async fn serve<A: Acceptor>(
                     }
                     _ => {}
                 }
+                alarm.set(activity.check_by(first_request_by, &settings, closing));
             }
             () = phases.draining.wait(), if !draining => draining = true,
             () = phases.closing.cancelled(), if closing.is_none() => {
@@ -185,6 +194,37 @@ pub(super) async fn serve<A: Acceptor>(
             connection.as_mut().graceful_shutdown();
             closing = Some(Instant::now());
         }
+    }
+}
+
+/// A connection's deadline timer, armed no later than its deadline could be.
+pub(super) struct Alarm {
+    sleep: Pin<Box<Sleep>>,
+}
+
+// === impl Alarm ===
+
+impl Alarm {
+    pub(super) fn new(at: Instant) -> Self {
+        Self { sleep: Box::pin(sleep_until(at)) }
+    }
+
+    /// Rings at `at` if that is sooner than it would; a later `at` is left
+    /// for the check when it rings.
+    pub(super) fn no_later_than(&mut self, at: Instant) {
+        if at < self.sleep.deadline() {
+            self.sleep.as_mut().reset(at);
+        }
+    }
+
+    /// Rings at `at`, sooner or later than it would have.
+    pub(super) fn set(&mut self, at: Instant) {
+        self.sleep.as_mut().reset(at);
+    }
+
+    /// Completes when it rings; again at once until it is set anew.
+    pub(super) async fn rung(&mut self) {
+        self.sleep.as_mut().await;
     }
 }
 
@@ -228,6 +268,18 @@ impl Activity {
         Some((progress + settings.idle_timeout, Expiry::Close))
     }
 
+    /// When the deadline must next be checked: at the deadline, or, while
+    /// there is none (handlers running), an idle timeout from now, by when
+    /// one may have begun.
+    pub(super) fn check_by(
+        &self,
+        first_request_by: Instant,
+        settings: &HttpSettings,
+        closing: Option<Instant>,
+    ) -> Instant {
+        self.deadline(first_request_by, settings, closing).map_or(Instant::now() + settings.idle_timeout, |(at, _)| at)
+    }
+
     /// Records progress now (a response byte taken by the client).
     pub(super) fn touch(&self) {
         self.progress.touch();
@@ -238,12 +290,16 @@ impl Activity {
         // `handling` first, for the reason in `InFlight::drop`.
         self.handling.fetch_add(1, Ordering::AcqRel);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.started.store(true, Ordering::Release);
         if version == Version::HTTP_2 {
             self.http2.store(true, Ordering::Release);
         }
         self.touch();
-        self.changed.notify_one();
+        // The first request changes the deadline's kind, and shows the
+        // protocol (a draining HTTP/2 connection gets GOAWAY at once); the
+        // later ones only move it later, which the alarm finds by itself.
+        if !self.started.swap(true, Ordering::AcqRel) {
+            self.changed.notify_one();
+        }
         InFlight { activity: self.clone(), handled: false }
     }
 }
@@ -275,7 +331,6 @@ impl InFlight {
         // like one stalled since the last write.
         self.activity.touch();
         self.activity.handling.fetch_sub(1, Ordering::AcqRel);
-        self.activity.changed.notify_one();
     }
 }
 
@@ -290,7 +345,6 @@ impl Drop for InFlight {
         if last {
             self.activity.touch();
         }
-        self.activity.changed.notify_one();
     }
 }
 

@@ -38,7 +38,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::body::RecvBody;
-use super::connection::{Activity, Expiry, Phases};
+use super::connection::{Activity, Alarm, Expiry, Phases};
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
 use crate::tls::Tls;
@@ -169,8 +169,9 @@ async fn connection(
     // Request streams being served (not the refused ones).
     let streams = Arc::new(AtomicUsize::new(0));
     let mut closing: Option<Instant> = None;
+    let mut alarm = Alarm::new(first_request_by);
     loop {
-        let deadline = activity.deadline(first_request_by, &settings, closing);
+        alarm.no_later_than(activity.check_by(first_request_by, &settings, closing));
         let changed = activity.changed.notified();
         tokio::select! {
             biased;
@@ -189,7 +190,7 @@ async fn connection(
                 Err(error) => return tracing::debug!(%error, %peer, "HTTP/3 connection ended with an error"),
             },
             () = changed => {}
-            () = sleep_until(deadline.map_or(first_request_by, |(at, _)| at)), if deadline.is_some() => {
+            () = alarm.rung() => {
                 match activity.deadline(first_request_by, &settings, closing) {
                     Some((at, Expiry::Drop(reason))) if at <= Instant::now() => {
                         tracing::debug!(%peer, reason, "HTTP/3 connection dropped");
@@ -203,6 +204,7 @@ async fn connection(
                     }
                     _ => {}
                 }
+                alarm.set(activity.check_by(first_request_by, &settings, closing));
             }
             () = phases.draining.wait(), if closing.is_none() => {
                 let Some(at) = go_away(&mut h3, settings.header_read_timeout).await else {
