@@ -25,9 +25,9 @@
 //! one layer costs one boxed future and one clone of the route per request,
 //! where a layer per stage cost seven of each (arena/findings.md, issue 12).
 //!
-//! The layers run after routing, so each knows the matched route: limits
-//! can differ per route ([`RouteLimits`]), and metrics label by route
-//! template, never by raw path.
+//! The stack runs after routing, so it knows the matched route: limits can
+//! differ per route ([`RouteLimits`]), and metrics label by route template,
+//! never by raw path.
 
 mod limits;
 mod observe;
