@@ -11,7 +11,8 @@ pub const HEADER: &str = "x-request-id";
 /// Longest client-supplied id we keep; longer ones are replaced.
 const MAX_LEN: usize = 128;
 
-/// The id of the request being served, in request and response extensions.
+/// The id of the request being served, in the request's extensions (and the
+/// response's `X-Request-Id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub HeaderValue);
 
