@@ -68,6 +68,16 @@ struct RouteSeries {
     durations: Vec<(&'static str, Histogram)>,
 }
 
+impl RouteSeries {
+    fn requests(&self, method: &'static str, status: u16, protocol: &'static str) -> Option<&Counter> {
+        self.requests.iter().find(|(key, _)| *key == (method, status, protocol)).map(|(_, counter)| counter)
+    }
+
+    fn duration(&self, method: &'static str) -> Option<&Histogram> {
+        self.durations.iter().find(|(key, _)| *key == method).map(|(_, histogram)| histogram)
+    }
+}
+
 impl RequestMetrics {
     fn in_flight(&self) -> &Gauge {
         self.in_flight.get_or_init(|| metrics::gauge!("http_requests_in_flight"))
@@ -75,9 +85,7 @@ impl RequestMetrics {
 
     fn record(&self, route: &str, method: &'static str, status: u16, protocol: &'static str, seconds: f64) {
         let known = self.by_route.read().unwrap_or_else(PoisonError::into_inner).get(route).and_then(|series| {
-            let requests = series.requests.iter().find(|(key, _)| *key == (method, status, protocol))?;
-            let duration = series.durations.iter().find(|(key, _)| *key == method)?;
-            Some((requests.1.clone(), duration.1.clone()))
+            Some((series.requests(method, status, protocol)?.clone(), series.duration(method)?.clone()))
         });
         let (requests, duration) = known.unwrap_or_else(|| self.register(route, method, status, protocol));
         requests.increment(1);
@@ -89,8 +97,8 @@ impl RequestMetrics {
     fn register(&self, route: &str, method: &'static str, status: u16, protocol: &'static str) -> (Counter, Histogram) {
         let mut by_route = self.by_route.write().unwrap_or_else(PoisonError::into_inner);
         let series = by_route.entry(route.to_owned()).or_default();
-        let requests = match series.requests.iter().find(|(key, _)| *key == (method, status, protocol)) {
-            Some((_, counter)) => counter.clone(),
+        let requests = match series.requests(method, status, protocol) {
+            Some(counter) => counter.clone(),
             None => {
                 let counter = metrics::counter!(
                     "http_requests_total",
@@ -103,8 +111,8 @@ impl RequestMetrics {
                 counter
             }
         };
-        let duration = match series.durations.iter().find(|(key, _)| *key == method) {
-            Some((_, histogram)) => histogram.clone(),
+        let duration = match series.duration(method) {
+            Some(histogram) => histogram.clone(),
             None => {
                 let histogram = metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
                 series.durations.push((method, histogram.clone()));
