@@ -273,15 +273,15 @@ impl ApiListeners {
     ) -> anyhow::Result<()> {
         let mut servers: Vec<futures_util::future::BoxFuture<'_, anyhow::Result<()>>> = Vec::new();
         if let Some(listener) = self.plain {
-            servers.push(Box::pin(chassis::server::serve(listener, api.clone(), http, shutdown.clone())));
+            servers.push(chassis::server::serve(listener, api.clone(), http, shutdown.clone()));
         }
         if let (Some((listener, acceptor)), Some(tls)) = (self.tls, tls) {
             let port = listener.local_addr().context("the TLS listener has no address")?.port();
             let app = if self.quic.is_some() { tls.advertise(api.clone(), port) } else { api.clone() };
-            servers.push(Box::pin(chassis::server::serve_with(listener, acceptor, app, http, shutdown.clone())));
+            servers.push(chassis::server::serve_tls(listener, acceptor, app, http, shutdown.clone()));
             if let Some(endpoint) = self.quic {
                 let handshake = tls.settings().handshake_timeout;
-                servers.push(Box::pin(chassis::server::h3::serve(endpoint, api, http, handshake, shutdown.clone())));
+                servers.push(chassis::server::h3::serve(endpoint, api, http, handshake, shutdown.clone()));
             }
         }
         futures_util::future::join_all(servers).await.into_iter().collect()

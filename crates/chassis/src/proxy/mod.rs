@@ -23,6 +23,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, StatusCode, Uri, header};
 use hyper::body::Body as _;
@@ -158,21 +159,27 @@ impl Proxy {
     }
 
     /// Forwards `request`, from `peer`, on route `index`.
-    pub async fn forward(
-        &self,
+    ///
+    /// Boxed, so the forwarding code (and hyper's client under it) is
+    /// compiled once, here: an `async fn`'s body is compiled again in every
+    /// crate that awaits it.
+    pub fn forward<'a>(
+        &'a self,
         index: usize,
         request: Request,
         peer: SocketAddr,
-        request_id: Option<&str>,
-    ) -> Response {
-        let Some(route) = self.routes.get(index) else {
-            return Problem::not_found("no route").into_response();
-        };
-        let mut response = route.forward(request, peer, request_id).await;
-        if response.extensions().get::<Target>().is_none() {
-            response.extensions_mut().insert(Target { route: route.label.clone(), upstream: None });
-        }
-        response
+        request_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let Some(route) = self.routes.get(index) else {
+                return Problem::not_found("no route").into_response();
+            };
+            let mut response = route.forward(request, peer, request_id).await;
+            if response.extensions().get::<Target>().is_none() {
+                response.extensions_mut().insert(Target { route: route.label.clone(), upstream: None });
+            }
+            response
+        })
     }
 
     /// Sets the per-upstream gauges (before a scrape): requests in flight

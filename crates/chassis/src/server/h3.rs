@@ -29,6 +29,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::{Request, Response, Version};
 use http_body_util::BodyExt;
 use quinn::crypto::rustls::QuicServerConfig;
@@ -38,6 +39,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::body::RecvBody;
+use super::Served;
 use super::connection::{Activity, Alarm, Expiry, Phases};
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
@@ -93,14 +95,25 @@ pub fn bind(address: SocketAddr, tls: &Tls, settings: &HttpSettings) -> anyhow::
 }
 
 /// Serves `app` over HTTP/3 on `endpoint` until `shutdown` triggers, then
-/// drains in the stages of [`super::serve`].
-pub async fn serve(
+/// drains in the stages of [`super::serve`]. Boxed for the reason
+/// [`super::serve`] gives.
+pub fn serve(
     endpoint: quinn::Endpoint,
     app: Router,
     settings: &HttpSettings,
     handshake_timeout: Duration,
     shutdown: Shutdown,
-) -> anyhow::Result<()> {
+) -> BoxFuture<'_, Served> {
+    Box::pin(accept_loop(endpoint, app, settings, handshake_timeout, shutdown))
+}
+
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    app: Router,
+    settings: &HttpSettings,
+    handshake_timeout: Duration,
+    shutdown: Shutdown,
+) -> Served {
     let address = endpoint.local_addr().context("failed to read the QUIC endpoint's address")?;
     let shared = Arc::new(settings.clone());
     let permits = Arc::new(Semaphore::new(settings.max_connections));

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use futures_util::future::BoxFuture;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -37,6 +38,7 @@ pub use self::accept::{Acceptor, Plain, Stream};
 use self::connection::Phases;
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
+use crate::tls::TlsAcceptor;
 
 /// On every request that arrived over TLS or QUIC (a request extension):
 /// what a handler or the proxy reads to know the client's scheme was
@@ -50,16 +52,34 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Serves `app` over plain TCP on `listener` until `shutdown` triggers,
 /// then drains in the stages above.
-pub async fn serve(
+///
+/// The server is returned boxed, and built here, so that its code (the
+/// accept loop, hyper's connection code) is compiled once, in this crate. An
+/// `async fn`'s body is compiled again in every crate that awaits it, and
+/// in `release` (no generic sharing) the service crate would compile the
+/// whole server a second time (measured in arena/findings.md).
+pub fn serve(listener: TcpListener, app: Router, settings: &HttpSettings, shutdown: Shutdown) -> BoxFuture<'_, Served> {
+    Box::pin(serve_with(listener, Plain, app, settings, shutdown))
+}
+
+/// [`serve`] over TLS: each accepted stream completes a TLS handshake
+/// first.
+pub fn serve_tls(
     listener: TcpListener,
+    acceptor: TlsAcceptor,
     app: Router,
     settings: &HttpSettings,
     shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    serve_with(listener, Plain, app, settings, shutdown).await
+) -> BoxFuture<'_, Served> {
+    Box::pin(serve_with(listener, acceptor, app, settings, shutdown))
 }
 
-/// [`serve`], with each accepted stream passed through `acceptor` (TLS).
+/// How a server ended: only failing to start is an error.
+pub type Served = anyhow::Result<()>;
+
+/// [`serve`], with each accepted stream passed through `acceptor`. Generic,
+/// so compiled in the crate that calls it; [`serve`] and [`serve_tls`] are
+/// not.
 pub async fn serve_with<A: Acceptor>(
     listener: TcpListener,
     acceptor: A,
