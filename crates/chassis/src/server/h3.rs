@@ -39,7 +39,6 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::body::RecvBody;
-use super::Served;
 use super::connection::{Activity, Alarm, Expiry, Phases};
 use crate::settings::HttpSettings;
 use crate::shutdown::Shutdown;
@@ -103,7 +102,7 @@ pub fn serve(
     settings: &HttpSettings,
     handshake_timeout: Duration,
     shutdown: Shutdown,
-) -> BoxFuture<'_, Served> {
+) -> BoxFuture<'_, anyhow::Result<()>> {
     Box::pin(accept_loop(endpoint, app, settings, handshake_timeout, shutdown))
 }
 
@@ -113,7 +112,7 @@ async fn accept_loop(
     settings: &HttpSettings,
     handshake_timeout: Duration,
     shutdown: Shutdown,
-) -> Served {
+) -> anyhow::Result<()> {
     let address = endpoint.local_addr().context("failed to read the QUIC endpoint's address")?;
     let shared = Arc::new(settings.clone());
     let permits = Arc::new(Semaphore::new(settings.max_connections));

@@ -58,7 +58,12 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// `async fn`'s body is compiled again in every crate that awaits it, and
 /// in `release` (no generic sharing) the service crate would compile the
 /// whole server a second time (measured in arena/findings.md).
-pub fn serve(listener: TcpListener, app: Router, settings: &HttpSettings, shutdown: Shutdown) -> BoxFuture<'_, Served> {
+pub fn serve(
+    listener: TcpListener,
+    app: Router,
+    settings: &HttpSettings,
+    shutdown: Shutdown,
+) -> BoxFuture<'_, anyhow::Result<()>> {
     Box::pin(serve_with(listener, Plain, app, settings, shutdown))
 }
 
@@ -70,12 +75,9 @@ pub fn serve_tls(
     app: Router,
     settings: &HttpSettings,
     shutdown: Shutdown,
-) -> BoxFuture<'_, Served> {
+) -> BoxFuture<'_, anyhow::Result<()>> {
     Box::pin(serve_with(listener, acceptor, app, settings, shutdown))
 }
-
-/// How a server ended: only failing to start is an error.
-pub type Served = anyhow::Result<()>;
 
 /// [`serve`], with each accepted stream passed through `acceptor`. Generic,
 /// so compiled in the crate that calls it; [`serve`] and [`serve_tls`] are
