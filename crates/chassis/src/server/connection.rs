@@ -137,25 +137,6 @@ pub(super) async fn serve<A: Acceptor>(
         () = sleep_until(first_request_by) => return tracing::debug!(%peer, "handshake timed out"),
         () = phases.aborting.cancelled() => return,
     };
-    drive(io, peer, app, &builder, &settings, &phases, first_request_by).await;
-}
-
-/// Serves HTTP on a connection's byte stream, plain or TLS, until the
-/// connection ends or a deadline or shutdown phase ends it.
-///
-/// Not generic, unlike [`serve`]: hyper's connection code is compiled once,
-/// here, rather than again in each crate that serves with its own acceptor
-/// (in `release` each crate compiles its own copy of the generic code it
-/// uses; measured in arena/findings.md).
-async fn drive(
-    io: super::Stream,
-    peer: SocketAddr,
-    app: Router,
-    builder: &auto::Builder<TokioExecutor>,
-    settings: &HttpSettings,
-    phases: &Phases,
-    first_request_by: Instant,
-) {
     let activity = Arc::new(Activity::new());
     let secure = matches!(io, super::Stream::Tls(_));
     let service =
@@ -172,7 +153,7 @@ async fn drive(
     let mut draining = false;
     let mut alarm = Alarm::new(first_request_by);
     loop {
-        alarm.no_later_than(activity.check_by(first_request_by, settings, closing));
+        alarm.no_later_than(activity.check_by(first_request_by, &settings, closing));
         let changed = activity.changed.notified();
         tokio::select! {
             // The connection first: a GOAWAY or a last response it can
@@ -187,7 +168,7 @@ async fn drive(
             }
             () = changed => {}
             () = alarm.rung() => {
-                match activity.deadline(first_request_by, settings, closing) {
+                match activity.deadline(first_request_by, &settings, closing) {
                     Some((at, Expiry::Drop(reason))) if at <= Instant::now() => {
                         return tracing::debug!(%peer, reason, "connection dropped");
                     }
@@ -197,7 +178,7 @@ async fn drive(
                     }
                     _ => {}
                 }
-                alarm.set(activity.check_by(first_request_by, settings, closing));
+                alarm.set(activity.check_by(first_request_by, &settings, closing));
             }
             () = phases.draining.wait(), if !draining => draining = true,
             () = phases.closing.cancelled(), if closing.is_none() => {
